@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# damon_stat: the user-facing targets. kbuild reads ./Kbuild, not this file.
+#
+#   make demo        set-up, kernel, module, boot, enable, show live statistics
+#   make check       every test: host cargo tests, module build, KUnit, QEMU tests
+#   make module      build src/damon_stat.ko (against KDIR, default: the project's kernel)
+#   make vm-run GUEST=<script> [CMDLINE=...] [VM_MEM=1G] [VM_CPUS=2] [VM_TIMEOUT=300]
+#   make setup       install what is missing (Debian packages, pinned bindgen)
+#   make kernel      build (or find in the cache) the 6.12 test kernel
+#   make clippy      build the module under clippy (CLIPPY=1)
+#   make bench       host benchmark of one refresh
+#   make clean
+
+SHELL := /bin/bash
+.SUFFIXES:
+
+KERNEL_FLAVOR ?= test
+export KERNEL_FLAVOR DAMON_STAT_ENABLED_DEFAULT RUSTC
+
+# Without KDIR, the project's cached kernel (built on first use).
+ifeq ($(origin KDIR),undefined)
+kdir = $$(scripts/build-kernel.sh $(KERNEL_FLAVOR))
+else
+kdir = $(KDIR)
+endif
+
+MODULE_KO := src/damon_stat.ko
+
+.PHONY: all setup kernel module clippy host-test bench vm-run vm-tests check demo clean
+
+all: module
+
+setup:
+	@scripts/setup.sh
+
+kernel: setup
+	@scripts/build-kernel.sh $(KERNEL_FLAVOR) >/dev/null
+
+module: setup
+	@k=$(kdir) && scripts/build-module.sh "$$k"
+
+clippy: setup
+	@k=$(kdir) && scripts/build-module.sh "$$k" CLIPPY=1
+
+host-test:
+	@scripts/host-test.sh
+
+bench:
+	@cargo bench --bench refresh
+
+vm-run: module
+	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) GUEST="$(GUEST)" CMDLINE="$(CMDLINE)" \
+		VM_MEM="$(VM_MEM)" VM_CPUS="$(VM_CPUS)" VM_TIMEOUT="$(VM_TIMEOUT)" \
+		scripts/vm-run.sh
+
+vm-tests: module
+	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) tests/run-vm-tests.sh
+
+check: setup
+	@scripts/check.sh
+
+demo: module
+	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) GUEST=scripts/guest/demo.sh \
+		VM_TIMEOUT=180 scripts/vm-run.sh
+
+clean:
+	@k=$(kdir) && $(MAKE) -s -C "$$k" M=$(CURDIR) LLVM=1 clean 2>/dev/null || true
+	rm -f src/damon_bindings_generated.rs
+	cargo clean 2>/dev/null || true

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Builds damon_stat.ko out of tree against KDIR, after checking that KDIR can take it:
+# a built 6.12 tree with CONFIG_RUST, the DAMON options the module relies on, and the
+# same rustc as the one given (a module must be built by the rustc that built the kernel).
+#
+# Usage: build-module.sh KDIR [extra make arguments, e.g. CLIPPY=1]
+source "$(dirname "$0")/lib.sh"
+
+kdir=${1:?usage: build-module.sh KDIR [make arguments]}
+shift
+rustc=${RUSTC:-$KERNEL_RUSTC}
+
+[ -d "$kdir" ] || die "KDIR=$kdir does not exist. Leave KDIR unset to use the project's kernel
+(built by 'make kernel'), or point it at a built Linux 6.12 tree."
+[ -f "$kdir/Makefile" ] && [ -f "$kdir/.config" ] ||
+	die "KDIR=$kdir is not a configured kernel tree (no Makefile or .config)."
+[ -f "$kdir/Module.symvers" ] ||
+	die "KDIR=$kdir is not built (no Module.symvers): run 'make' in it first."
+
+version=$(make -s -C "$kdir" kernelversion 2>/dev/null || true)
+case "$version" in
+6.12.*) ;;
+*) die "KDIR=$kdir is Linux '$version'; damon_stat targets 6.12 (its DAMON API and layouts)." ;;
+esac
+
+config_has() {
+	grep -qx "$1=y" "$kdir/.config"
+}
+for opt in CONFIG_RUST CONFIG_DAMON CONFIG_DAMON_PADDR CONFIG_KPROBES CONFIG_KALLSYMS CONFIG_MODULES; do
+	config_has "$opt" || die "KDIR=$kdir has no $opt=y; damon_stat needs it. Enable it and rebuild."
+done
+
+[ -x "$rustc" ] || die "rustc '$rustc' not found. Install Debian's rustc-web, or pass RUSTC=<the rustc that built KDIR>."
+want=$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"$/\1/p' "$kdir/.config")
+have=$("$rustc" --version)
+if [ "$want" != "$have" ]; then
+	die "KDIR=$kdir was built by '$want', but RUSTC=$rustc is '$have'.
+A module must be built by the rustc that built its kernel: pass RUSTC=<that rustc>."
+fi
+
+mapfile -t make_args < <(kernel_make_args)
+if [ -n "${RUSTC:-}" ]; then
+	make_args=("${make_args[@]/#RUSTC=*/RUSTC=$rustc}")
+fi
+step "building damon_stat.ko against $kdir"
+make -C "$kdir" M="$REPO_ROOT" "${make_args[@]}" \
+	DAMON_STAT_ENABLED_DEFAULT="${DAMON_STAT_ENABLED_DEFAULT:-n}" "$@" modules

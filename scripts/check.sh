@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check`: every test. Host tests of the shared logic, the kernel (cached), the
+# module build (also under clippy when available), and the QEMU tests, KUnit included.
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+"$REPO_ROOT/scripts/host-test.sh"
+
+kdir=$("$REPO_ROOT/scripts/build-kernel.sh" "${KERNEL_FLAVOR:-test}")
+"$REPO_ROOT/scripts/build-module.sh" "$kdir" CLIPPY=1
+
+step "QEMU tests"
+KDIR=$kdir MODULE=$REPO_ROOT/src/damon_stat.ko "$REPO_ROOT/tests/run-vm-tests.sh"
+step "make check: all passed"

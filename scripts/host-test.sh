@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host-side checks of the kernel-free logic: formatting (kernel rustfmt settings), the
+# unit and property tests, and clippy on them.
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+command -v cargo >/dev/null || die "cargo is missing: install Rust (rustup or Debian's cargo)"
+
+step "rustfmt --check (the kernel's .rustfmt.toml)"
+mapfile -t sources < <(git ls-files '*.rs' 2>/dev/null || find src tests benches -name '*.rs')
+rustfmt --edition 2021 --config-path .rustfmt.toml --check "${sources[@]}" ||
+	die "rustfmt would reformat the files above: run rustfmt --edition 2021 on them"
+
+step "cargo test (host: the shared logic)"
+cargo test --quiet 2>&1
+
+if cargo clippy --version >/dev/null 2>&1; then
+	step "cargo clippy (host)"
+	cargo clippy --quiet --all-targets -- -D warnings
+fi

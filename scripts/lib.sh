@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the rig scripts. Sourced, never run.
+
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE_ROOT=${DAMON_STAT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/damon_stat}
+
+# Pinned tool versions. Changing one changes the kernel cache key.
+BINDGEN_VERSION=0.73.2
+BINDGEN_ROOT=$CACHE_ROOT/tools/bindgen-$BINDGEN_VERSION
+BINDGEN=$BINDGEN_ROOT/bin/bindgen
+
+# The kernel is built with Debian's rustc (it ships rust-src); rustup's has none.
+KERNEL_RUSTC=/usr/bin/rustc
+KERNEL_RUSTDOC=/usr/bin/rustdoc
+
+# Arguments every kernel make call needs: Kconfig decides RUST_IS_AVAILABLE from
+# them, so leaving any of them out silently drops CONFIG_RUST.
+kernel_make_args() {
+	printf '%s\n' ARCH=x86_64 LLVM=1 "RUSTC=$KERNEL_RUSTC" "RUSTDOC=$KERNEL_RUSTDOC" \
+		"HOSTRUSTC=$KERNEL_RUSTC" "BINDGEN=$BINDGEN" \
+		CLIPPY_DRIVER=/usr/bin/clippy-driver
+}
+
+die() {
+	printf 'error: %s\n' "$*" >&2
+	exit 1
+}
+
+note() {
+	printf '%s\n' "$*" >&2
+}
+
+# step NAME: prints a numbered progress line with the time since the script began.
+STEP_START=$(date +%s)
+step() {
+	local now
+	now=$(date +%s)
+	printf '==> [%4ss] %s\n' "$((now - STEP_START))" "$*" >&2
+}
+
+# The version of linux-source-6.12 that apt installed, e.g. 6.12.117-1~deb12u1.
+kernel_source_version() {
+	dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || true
+}
+
+kernel_source_tarball() {
+	ls /usr/src/linux-source-6.12.tar.xz 2>/dev/null || true
+}
+
+# Versions of everything that shapes the built kernel, one per line.
+toolchain_fingerprint() {
+	"$KERNEL_RUSTC" --version
+	"$BINDGEN" --version 2>/dev/null || echo "bindgen missing"
+	clang --version | head -n 1
+	ld.lld --version | head -n 1
+}
+
+sha256_of_stdin() {
+	sha256sum | cut -c1-16
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Installs what the rig needs and nothing else: Debian packages that are missing, and a
+# pinned bindgen-cli in the project's cache. A second run does nothing and says so.
+source "$(dirname "$0")/lib.sh"
+
+PACKAGES=(
+	linux-source-6.12 rustc-web rust-web-src rust-web-clippy
+	clang lld llvm libclang-dev
+	flex bison bc make libelf-dev libssl-dev cpio kmod xz-utils gzip
+	qemu-system-x86 busybox-static python3
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+	step "installing Debian packages: ${missing[*]}"
+	if [ "$(id -u)" -ne 0 ]; then
+		if command -v sudo >/dev/null 2>&1; then
+			SUDO=sudo
+		else
+			die "missing packages: ${missing[*]}.
+Run as root, or install them first:
+  sudo apt-get update && sudo apt-get install --no-install-recommends ${missing[*]}"
+		fi
+	else
+		SUDO=
+	fi
+	$SUDO apt-get update -qq || die "apt-get update failed; check your apt sources"
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null ||
+		die "apt-get install failed for: ${missing[*]}.
+rustc-web and rust-web-src come from bookworm-security; make sure it is in your apt sources."
+	did_something=1
+fi
+
+[ -x "$KERNEL_RUSTC" ] || die "$KERNEL_RUSTC is missing: install Debian's rustc-web"
+[ -d /usr/lib/rustlib/src/rust/library ] ||
+	die "Rust standard library sources are missing: install Debian's rust-web-src"
+[ -n "$(kernel_source_tarball)" ] ||
+	die "/usr/src/linux-source-6.12.tar.xz is missing: install linux-source-6.12"
+
+if [ ! -x "$BINDGEN" ]; then
+	command -v cargo >/dev/null 2>&1 ||
+		die "cargo is missing: install Rust with rustup (https://rustup.rs) or Debian's cargo"
+	step "installing bindgen-cli $BINDGEN_VERSION into $BINDGEN_ROOT (about 2 minutes)"
+	mkdir -p "$BINDGEN_ROOT"
+	# libclang is loaded at run time (the default 'runtime' feature), from libclang-dev.
+	cargo install --locked --quiet --root "$BINDGEN_ROOT" "bindgen-cli@$BINDGEN_VERSION" ||
+		die "cargo install bindgen-cli@$BINDGEN_VERSION failed"
+	did_something=1
+fi
+
+if [ -n "${did_something:-}" ]; then
+	step "set-up done"
+else
+	step "set-up: everything is already installed, nothing to do"
+fi
