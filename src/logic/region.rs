@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Snapshot of one DAMON region.
+
+/// One DAMON region as seen at an aggregation boundary.
+///
+/// The FFI layer fills it from `struct damon_region` in the `after_aggregation` callback,
+/// when `nr_accesses` holds the count of the complete aggregation window and `age` has
+/// just been updated by the merge step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegionSample {
+    /// Start address of the region (inclusive).
+    pub start: u64,
+    /// End address of the region (exclusive).
+    pub end: u64,
+    /// Number of samples of the aggregation window that found the region accessed.
+    pub nr_accesses: u32,
+    /// Number of aggregation windows the region kept its access level.
+    pub age: u32,
+}
+
+impl RegionSample {
+    /// Returns the size of the region in bytes.
+    ///
+    /// A malformed region whose end is below its start has size 0.
+    pub fn size(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_is_end_minus_start() {
+        let r = RegionSample {
+            start: 4096,
+            end: 3 * 4096,
+            nr_accesses: 0,
+            age: 0,
+        };
+        // 12288 - 4096 = 8192.
+        assert_eq!(r.size(), 8192);
+    }
+
+    #[test]
+    fn size_saturates() {
+        let inverted = RegionSample {
+            start: 10,
+            end: 5,
+            nr_accesses: 1,
+            age: 1,
+        };
+        assert_eq!(inverted.size(), 0);
+        let full = RegionSample {
+            start: 0,
+            end: u64::MAX,
+            nr_accesses: u32::MAX,
+            age: u32::MAX,
+        };
+        assert_eq!(full.size(), u64::MAX);
+    }
+}
