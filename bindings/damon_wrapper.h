@@ -24,4 +24,7 @@
 enum {
 	DAMON_STAT_X86_FEATURE_IBT = X86_FEATURE_IBT,
 	DAMON_STAT_IORESOURCE_SYSTEM_RAM_BUSY = IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY,
+	/* x86_capability sits in an anonymous union whose bindgen name varies. */
+	DAMON_STAT_X86_CAPABILITY_OFFSET = offsetof(struct cpuinfo_x86, x86_capability),
+	DAMON_STAT_X86_CAPABILITY_WORDS = NCAPINTS + NBUGINTS,
 };

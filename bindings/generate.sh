@@ -28,14 +28,20 @@ import shlex, subprocess, sys, os
 
 cmdfile, here, out, bindgen_override = sys.argv[1:5]
 out = os.path.abspath(out)
-text = open(cmdfile).read()
-# The file holds one make assignment: "savedcmd_<target> := <command>".
-cmd = text.split(":=", 1)[1].strip()
+# The first line is the make assignment "savedcmd_<target> := <command>"; dependency
+# lists follow it.
+first = open(cmdfile).readline()
+if not first.startswith("savedcmd_") or ":=" not in first:
+    sys.exit(f"error: unexpected format of {cmdfile}; is KDIR a 6.12 tree?")
+cmd = first.split(":=", 1)[1].strip()
 words = shlex.split(cmd)
 # The command may start with environment assignments (VAR=value ...).
 while words and "=" in words[0] and not words[0].startswith("-"):
     words.pop(0)
 bindgen = bindgen_override or words[0]
+# The kernel's command goes on after ';' with a sed over its own output: not ours.
+if ";" in words:
+    words = words[:words.index(";")]
 sep = words.index("--")
 options, clang_flags = words[1:sep], words[sep + 1:]
 
@@ -52,11 +58,15 @@ while i < len(options):
     kept.append(w)
     i += 1
 
+# Drop the kernel's dependency-file output (it would write into the kernel tree).
+clang_flags = [f for f in clang_flags if not f.startswith("-Wp,-MMD")]
+
 extra = [l.strip() for l in open(os.path.join(here, "allowlist"))
          if l.strip() and not l.startswith("#")]
 argv = [bindgen, os.path.join(here, "damon_wrapper.h")] + kept + extra + \
        ["-o", out + ".tmp", "--"] + clang_flags
 kdir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(cmdfile))))
+if os.environ.get("DAMON_STAT_BINDGEN_DEBUG"): print(shlex.join(argv))
 r = subprocess.run(argv, cwd=kdir)
 if r.returncode != 0:
     sys.exit("error: bindgen failed on bindings/damon_wrapper.h (command above)")

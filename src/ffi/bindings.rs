@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Bindings generated at build time from the target kernel tree.
+//!
+//! `bindings/generate.sh` runs bindgen on `bindings/damon_wrapper.h` with the kernel's
+//! own flags; see `bindings/allowlist` for what is included. Declarations of unexported
+//! functions are only used for their types: calling them directly would fail at modpost.
+
+// Generated code: the lints of hand-written code do not apply to it, and which of them
+// would fire depends on the kernel configuration, so `#[expect]` cannot be used.
+#![allow(
+    clippy::all,
+    clippy::undocumented_unsafe_blocks,
+    dead_code,
+    missing_docs,
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    improper_ctypes,
+    unreachable_pub,
+    unsafe_op_in_unsafe_fn
+)]
+
+use kernel::ffi;
+
+include!("../damon_bindings_generated.rs");

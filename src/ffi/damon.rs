@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Typed DAMON contexts on top of the resolved DAMON functions.
+//!
+//! The types encode a context's life: [`Context::new_paddr()`] builds one,
+//! [`Context::start()`] consumes it into a [`Running`] context (so it cannot be started
+//! twice), and dropping either frees it exactly once, after its kdamond has fully exited.
+
+use super::bindings;
+use super::symbols::Kallsyms;
+use crate::logic::region::RegionSample;
+use crate::logic::tuner::Intervals;
+use core::ptr::{addr_of, addr_of_mut, NonNull};
+use kernel::c_str;
+use kernel::error::code::{EINVAL, ENOMEM};
+use kernel::ffi::{c_int, c_uint, c_void};
+use kernel::prelude::*;
+use kernel::task::Task;
+use kernel::types::ARef;
+
+/// Declares the DAMON functions the module calls, resolves them all at once, and checks
+/// at compile time that each pointer type matches the generated C declaration.
+macro_rules! damon_api {
+    ($($field:ident = $symbol:ident: fn($($arg:ty),*) $(-> $ret:ty)?;)*) => {
+        /// The DAMON functions of the running kernel, resolved by name.
+        #[derive(Clone, Copy)]
+        pub(crate) struct DamonApi {
+            $($field: unsafe extern "C" fn($($arg),*) $(-> $ret)?,)*
+        }
+
+        // The generated declarations are the source of truth for the prototypes: a
+        // mismatch fails the build here rather than corrupting the stack at run time.
+        const _: () = {
+            $(let _ = bindings::$symbol as unsafe extern "C" fn($($arg),*) $(-> $ret)?;)*
+        };
+
+        impl DamonApi {
+            /// Resolves every DAMON function; fails naming the first one that is missing
+            /// or cannot be called on this CPU.
+            pub(crate) fn resolve() -> Result<Self> {
+                let kallsyms = Kallsyms::find()?;
+                Ok(Self {
+                    $(
+                        // SAFETY: The pointer type is the one of the generated
+                        // declaration of the same symbol (checked above).
+                        $field: unsafe { kallsyms.function(c_str!(stringify!($symbol)))? },
+                    )*
+                })
+            }
+
+            /// The names of the functions [`DamonApi::resolve()`] resolves.
+            #[cfg(CONFIG_KUNIT)]
+            pub(crate) const SYMBOLS: &'static [&'static str] = &[$(stringify!($symbol)),*];
+        }
+    };
+}
+
+damon_api! {
+    new_ctx = damon_new_ctx: fn() -> *mut bindings::damon_ctx;
+    destroy_ctx = damon_destroy_ctx: fn(*mut bindings::damon_ctx);
+    set_attrs = damon_set_attrs: fn(*mut bindings::damon_ctx, *mut bindings::damon_attrs) -> c_int;
+    select_ops = damon_select_ops: fn(*mut bindings::damon_ctx, bindings::damon_ops_id) -> c_int;
+    new_target = damon_new_target: fn() -> *mut bindings::damon_target;
+    add_target = damon_add_target: fn(*mut bindings::damon_ctx, *mut bindings::damon_target);
+    set_regions = damon_set_regions:
+        fn(*mut bindings::damon_target, *mut bindings::damon_addr_range, c_uint) -> c_int;
+    start = damon_start: fn(*mut *mut bindings::damon_ctx, c_int, bool) -> c_int;
+    is_running = damon_is_running: fn(*mut bindings::damon_ctx) -> bool;
+    kdamond_pid = damon_kdamond_pid: fn(*mut bindings::damon_ctx) -> c_int;
+}
+
+/// Converts a C return value (0 or a negative errno) into a [`Result`].
+fn to_result(ret: c_int) -> Result {
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(())
+    }
+}
+
+/// Monitoring attributes of a new context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Attrs {
+    /// Sampling and aggregation intervals.
+    pub(crate) intervals: Intervals,
+    /// How often the operations set updates its view of the address space, in µs.
+    pub(crate) ops_update_us: u64,
+    /// Lower bound on the number of regions.
+    pub(crate) min_nr_regions: u64,
+    /// Upper bound on the number of regions.
+    pub(crate) max_nr_regions: u64,
+}
+
+/// The span from the start of the first "System RAM" resource to the end of the last.
+///
+/// Holes in between are fine: DAMON's adaptive regions merge them away.
+pub(crate) fn system_ram_span() -> Option<(u64, u64)> {
+    /// Widens the span in `arg` to cover `res`.
+    ///
+    /// # Safety
+    ///
+    /// `res` must be a valid resource and `arg` point to an `Option<(u64, u64)>`.
+    unsafe extern "C" fn widen(res: *mut bindings::resource, arg: *mut c_void) -> c_int {
+        // SAFETY: `walk_iomem_res_desc()` passes a valid resource and our `arg`, which
+        // points to the `Option<(u64, u64)>` below, alive for the whole walk.
+        let (res, span) = unsafe { (&*res, &mut *arg.cast::<Option<(u64, u64)>>()) };
+        // Resource ends are inclusive.
+        let (start, end) = (res.start, res.end.saturating_add(1));
+        *span = Some(match *span {
+            None => (start, end),
+            Some((lo, hi)) => (lo.min(start), hi.max(end)),
+        });
+        0
+    }
+    let mut span: Option<(u64, u64)> = None;
+    // SAFETY: The callback matches the expected prototype and only uses `arg` as the
+    // pointer to `span` given here; the walk is synchronous.
+    unsafe {
+        bindings::walk_iomem_res_desc(
+            bindings::IORES_DESC_NONE as _,
+            bindings::DAMON_STAT_IORESOURCE_SYSTEM_RAM_BUSY as _,
+            0,
+            u64::MAX,
+            addr_of_mut!(span).cast::<c_void>(),
+            Some(widen),
+        )
+    };
+    span.filter(|(start, end)| start < end)
+}
+
+/// What kdamond calls at the end of each aggregation window, with the window's data.
+///
+/// The handler lives as long as its context, and only kdamond touches it while the
+/// context runs.
+pub(crate) trait AggregationHandler: Send + Sized {
+    /// Handles one complete aggregation window. Returning an error stops kdamond.
+    fn after_aggregation(&mut self, window: &mut Window<'_>) -> Result;
+}
+
+/// A context's state at an aggregation boundary, as kdamond sees it.
+pub(crate) struct Window<'a> {
+    ctx: NonNull<bindings::damon_ctx>,
+    api: &'a DamonApi,
+}
+
+impl Window<'_> {
+    /// The current sampling and aggregation intervals.
+    pub(crate) fn intervals(&self) -> Intervals {
+        // SAFETY: `ctx` is kdamond's context, valid during the callback; kdamond is the
+        // only writer of its attributes.
+        let attrs = unsafe { &*addr_of!((*self.ctx.as_ptr()).attrs) };
+        // `unsigned long` is 64 bits on x86_64, the only architecture this module targets.
+        Intervals {
+            sample_us: attrs.sample_interval as u64,
+            aggr_us: attrs.aggr_interval as u64,
+        }
+    }
+
+    /// Copies the regions of every target into `buf`.
+    ///
+    /// Returns the number copied, or `Err(n)` with the number of regions when they do not
+    /// all fit (then `buf` holds the first `buf.len()` of them).
+    pub(crate) fn copy_regions(&self, buf: &mut [RegionSample]) -> Result<usize, usize> {
+        let mut slots = buf.iter_mut();
+        let mut count = 0usize;
+        // SAFETY: During the callback kdamond owns its targets and regions; the lists are
+        // well-formed `list_head` rings of `damon_target.list` and `damon_region.list`.
+        unsafe {
+            let targets = addr_of!((*self.ctx.as_ptr()).adaptive_targets);
+            let mut t_node = (*targets).next.cast_const();
+            while t_node != targets.cast() {
+                let target = kernel::container_of!(t_node, bindings::damon_target, list);
+                let regions = addr_of!((*target).regions_list);
+                let mut r_node = (*regions).next.cast_const();
+                while r_node != regions.cast() {
+                    let r = &*kernel::container_of!(r_node, bindings::damon_region, list);
+                    if let Some(slot) = slots.next() {
+                        *slot = RegionSample {
+                            start: r.ar.start as u64,
+                            end: r.ar.end as u64,
+                            nr_accesses: r.nr_accesses,
+                            age: r.age,
+                        };
+                    }
+                    count = count.saturating_add(1);
+                    r_node = (*r_node).next.cast_const();
+                }
+                t_node = (*t_node).next.cast_const();
+            }
+        }
+        if count > buf.len() {
+            Err(count)
+        } else {
+            Ok(count)
+        }
+    }
+
+    /// Changes the sampling and aggregation intervals through `damon_set_attrs()`, which
+    /// also rescales the regions' `nr_accesses` and `age` to the new intervals.
+    pub(crate) fn set_intervals(&mut self, intervals: Intervals) -> Result {
+        // SAFETY: As in `intervals()`; the copy is passed by pointer and not kept.
+        let mut attrs = unsafe { *addr_of!((*self.ctx.as_ptr()).attrs) };
+        attrs.sample_interval = intervals.sample_us as usize;
+        attrs.aggr_interval = intervals.aggr_us as usize;
+        // SAFETY: `damon_set_attrs()` may be called from `after_aggregation` on the
+        // context being aggregated, with a valid attrs pointer.
+        to_result(unsafe { (self.api.set_attrs)(self.ctx.as_ptr(), &mut attrs) })
+    }
+}
+
+/// What `damon_ctx.callback.private` points to.
+struct CallbackData<H> {
+    api: DamonApi,
+    handler: H,
+}
+
+/// kdamond's `after_aggregation` callback: runs the context's handler.
+///
+/// # Safety
+///
+/// `ctx` must be a context built by [`Context::new_paddr()`] with handler type `H`, called
+/// from its kdamond.
+unsafe extern "C" fn after_aggregation<H: AggregationHandler>(
+    ctx: *mut bindings::damon_ctx,
+) -> c_int {
+    // SAFETY: kdamond calls this with the context that `Context::new_paddr()` built, whose
+    // `callback.private` points to a live `CallbackData<H>` that nothing else accesses
+    // while kdamond runs (the owner waits for kdamond's exit before touching it).
+    let (ctx, data) = unsafe {
+        let data = &mut *(*ctx).callback.private.cast::<CallbackData<H>>();
+        (NonNull::new_unchecked(ctx), data)
+    };
+    let mut window = Window {
+        ctx,
+        api: &data.api,
+    };
+    match data.handler.after_aggregation(&mut window) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// A built DAMON context that is not running. Dropping it frees it.
+pub(crate) struct Context<H: AggregationHandler> {
+    ctx: NonNull<bindings::damon_ctx>,
+    data: KBox<CallbackData<H>>,
+}
+
+// SAFETY: The context is only used through `&mut self` or by value, and its handler is
+// `Send`; DAMON contexts are not tied to the thread that built them.
+unsafe impl<H: AggregationHandler> Send for Context<H> {}
+
+impl<H: AggregationHandler> Context<H> {
+    /// Builds a physical address space context over `[start, end)` that calls `handler`
+    /// after every aggregation window.
+    pub(crate) fn new_paddr(
+        api: DamonApi,
+        attrs: Attrs,
+        (start, end): (u64, u64),
+        handler: H,
+    ) -> Result<Self> {
+        let data = KBox::new(CallbackData { api, handler }, GFP_KERNEL)?;
+        // SAFETY: `damon_new_ctx()` has no preconditions.
+        let ctx = NonNull::new(unsafe { (api.new_ctx)() }).ok_or(ENOMEM)?;
+        // From here on, dropping `this` frees the context on every error path.
+        let mut this = Self { ctx, data };
+
+        let mut damon_attrs = bindings::damon_attrs {
+            sample_interval: attrs.intervals.sample_us as usize,
+            aggr_interval: attrs.intervals.aggr_us as usize,
+            ops_update_interval: attrs.ops_update_us as usize,
+            min_nr_regions: attrs.min_nr_regions as usize,
+            max_nr_regions: attrs.max_nr_regions as usize,
+        };
+        let ptr = this.ctx.as_ptr();
+        // SAFETY: `ptr` is a new context nobody else uses yet; each call gets valid
+        // pointers that are not kept beyond it.
+        unsafe {
+            to_result((api.set_attrs)(ptr, &mut damon_attrs))?;
+            to_result((api.select_ops)(
+                ptr,
+                bindings::damon_ops_id_DAMON_OPS_PADDR,
+            ))?;
+            let target = (api.new_target)();
+            if target.is_null() {
+                return Err(ENOMEM);
+            }
+            // The context owns the target from now on; `damon_destroy_ctx()` frees it.
+            (api.add_target)(ptr, target);
+            let mut range = bindings::damon_addr_range {
+                start: start as usize,
+                end: end as usize,
+            };
+            if start >= end {
+                return Err(EINVAL);
+            }
+            to_result((api.set_regions)(target, &mut range, 1))?;
+            (*ptr).callback.private = addr_of_mut!(*this.data).cast::<c_void>();
+            (*ptr).callback.after_aggregation = Some(after_aggregation::<H>);
+        }
+        Ok(this)
+    }
+
+    /// The callback handler, while no kdamond uses it.
+    pub(crate) fn handler(&self) -> &H {
+        &self.data.handler
+    }
+
+    /// Starts kdamond on this context, exclusively of any other DAMON user.
+    ///
+    /// On failure the context is freed (it never ran) and the error returned: `EBUSY`
+    /// when another DAMON context runs.
+    pub(crate) fn start(self) -> Result<Running<H>> {
+        let mut ptr = self.ctx.as_ptr();
+        // SAFETY: `ptr` is a fully built context that is not running.
+        to_result(unsafe { (self.data.api.start)(&mut ptr, 1, true) })?;
+        // Keep a reference to kdamond's task, so that stopping can wait for its complete
+        // exit even when it ends on its own: kdamond still touches the context after it
+        // stops counting as running.
+        // SAFETY: `kdamond_lock` guards `kdamond`: while it is non-null under the lock,
+        // the task has not exited and its reference count is non-zero.
+        let kdamond = unsafe {
+            let lock = addr_of_mut!((*ptr).kdamond_lock).cast::<kernel::bindings::mutex>();
+            kernel::bindings::mutex_lock(lock);
+            let task = (*ptr).kdamond;
+            let task_ref = (!task.is_null()).then(|| ARef::from(&*task.cast::<Task>()));
+            kernel::bindings::mutex_unlock(lock);
+            task_ref
+        };
+        Ok(Running {
+            context: self,
+            kdamond,
+        })
+    }
+}
+
+impl<H: AggregationHandler> Drop for Context<H> {
+    fn drop(&mut self) {
+        // SAFETY: The context was built by `damon_new_ctx()` and no kdamond runs on it
+        // (never started, or `Running::drop()` waited for kdamond's exit); this is the
+        // only place that frees it and `Drop` runs once.
+        unsafe { (self.data.api.destroy_ctx)(self.ctx.as_ptr()) };
+    }
+}
+
+/// A context whose kdamond was started. Dropping it stops kdamond, waits for its complete
+/// exit, then frees the context.
+pub(crate) struct Running<H: AggregationHandler> {
+    context: Context<H>,
+    kdamond: Option<ARef<Task>>,
+}
+
+impl<H: AggregationHandler> Running<H> {
+    /// Whether kdamond still runs; it may have stopped on its own.
+    pub(crate) fn is_running(&self) -> bool {
+        // SAFETY: The context is valid; `damon_is_running()` takes its `kdamond_lock`.
+        unsafe { (self.context.data.api.is_running)(self.context.ctx.as_ptr()) }
+    }
+
+    /// kdamond's PID, or `None` when it no longer runs.
+    pub(crate) fn kdamond_pid(&self) -> Option<i32> {
+        // SAFETY: As in `is_running()`.
+        let pid = unsafe { (self.context.data.api.kdamond_pid)(self.context.ctx.as_ptr()) };
+        (pid > 0).then_some(pid)
+    }
+
+    /// Stops kdamond, waits until it has fully exited, and returns the stopped context.
+    pub(crate) fn stop(mut self) -> Context<H> {
+        self.reap();
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so its context moves out once.
+        unsafe { core::ptr::read(&this.context) }
+    }
+
+    fn reap(&mut self) {
+        if let Some(task) = self.kdamond.take() {
+            // `kthread_stop()` asks kdamond to stop (it checks `kthread_should_stop()`)
+            // and waits for the thread's exit, also when it already exited on its own:
+            // our task reference keeps its `struct kthread` alive.
+            // SAFETY: `task` is a kthread we hold a reference to.
+            unsafe { bindings::kthread_stop((&*task as *const Task).cast_mut().cast()) };
+        }
+    }
+}
+
+impl<H: AggregationHandler> Drop for Running<H> {
+    fn drop(&mut self) {
+        self.reap();
+        // `self.context` drops next and frees the context.
+    }
+}

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The monitoring itself: the DAMON_STAT context and what its kdamond does after every
+//! aggregation window (refresh the published results, tune the intervals).
+
+use crate::ffi::damon::{self, AggregationHandler, Attrs, Context, DamonApi, Running, Window};
+use crate::logic::bandwidth::estimated_bandwidth;
+use crate::logic::percentiles::{idle_ms_percentiles, IdleEntry, NR_PERCENTILES};
+use crate::logic::published::{Published, Results};
+use crate::logic::refresh::{RefreshGate, REFRESH_PERIOD_NS};
+use crate::logic::region::RegionSample;
+use crate::logic::tuner::{Intervals, IntervalsGoal, Tuner};
+use kernel::alloc::KVVec;
+use kernel::error::code::ENODEV;
+use kernel::prelude::*;
+use kernel::time::Ktime;
+
+/// The results the parameters show, published by kdamond, read by sysfs getters.
+///
+/// At most one kdamond of this module runs at a time (a new one starts only after the old
+/// one fully exited), so the seqlock has a single writer.
+pub(crate) static RESULTS: Published = Published::new();
+
+/// Upstream DAMON_STAT's attributes: sample 5 ms, aggregate 100 ms, ops update 60 s,
+/// 10 to 1000 regions.
+pub(crate) const ATTRS: Attrs = Attrs {
+    intervals: Intervals {
+        sample_us: 5_000,
+        aggr_us: 100_000,
+    },
+    ops_update_us: 60_000_000,
+    min_nr_regions: 10,
+    max_nr_regions: 1000,
+};
+
+/// Room for regions in the scratch buffers. Merging keeps a window at or under
+/// `max_nr_regions` in practice; twice that leaves slack, and a window that still does
+/// not fit is skipped (and counted), never grown into with an allocation.
+pub(crate) const REGION_CAPACITY: usize = 2 * ATTRS.max_nr_regions as usize;
+
+/// kdamond's side of DAMON_STAT: everything it needs, allocated once at start.
+pub(crate) struct StatHandler {
+    tuner: Tuner,
+    gate: RefreshGate,
+    regions: KVVec<RegionSample>,
+    entries: KVVec<IdleEntry>,
+    counters: Counters,
+}
+
+/// What happened during one run, logged when it stops.
+#[derive(Default)]
+struct Counters {
+    aggregations: u64,
+    refreshes: u64,
+    skipped_windows: u64,
+    tunings: u64,
+    tuning_errors: u64,
+    refresh_ns_total: u64,
+    refresh_ns_max: u64,
+}
+
+impl StatHandler {
+    /// Allocates the scratch buffers; the refresh gate starts now.
+    pub(crate) fn new() -> Result<Self> {
+        let empty = RegionSample {
+            start: 0,
+            end: 0,
+            nr_accesses: 0,
+            age: 0,
+        };
+        Ok(Self {
+            tuner: Tuner::new(IntervalsGoal::DAMON_STAT, ATTRS.intervals),
+            gate: RefreshGate::new(Ktime::ktime_get().to_ns(), REFRESH_PERIOD_NS),
+            regions: KVVec::from_elem(empty, REGION_CAPACITY, GFP_KERNEL)?,
+            entries: KVVec::from_elem(IdleEntry::default(), REGION_CAPACITY, GFP_KERNEL)?,
+            counters: Counters::default(),
+        })
+    }
+
+    /// Computes the results of one window; `false` if it has no memory to report on.
+    ///
+    /// No allocation: the region and entry buffers were sized at start.
+    pub(crate) fn compute(&mut self, count: usize, intervals: Intervals) -> Option<Results> {
+        let regions = self.regions.get(..count)?;
+        let entries = self.entries.get_mut(..count)?;
+        for (entry, region) in entries.iter_mut().zip(regions) {
+            *entry = IdleEntry::from_region(region);
+        }
+        let mut results = Results {
+            bandwidth: estimated_bandwidth(regions.iter().copied(), intervals.aggr_us),
+            aggr_interval_us: intervals.aggr_us,
+            idle_ms_percentiles: [0; NR_PERCENTILES],
+        };
+        idle_ms_percentiles(entries, intervals.aggr_us, &mut results.idle_ms_percentiles)
+            .then_some(results)
+    }
+
+    /// Writes what this run did to the kernel log.
+    pub(crate) fn log_summary(&self) {
+        let c = &self.counters;
+        let avg_ns = c.refresh_ns_total.checked_div(c.refreshes).unwrap_or(0);
+        pr_info!(
+            "stopped: {} aggregation windows, {} refreshes (avg {} ns, max {} ns), {} interval tunings ({} failed), {} windows skipped\n",
+            c.aggregations,
+            c.refreshes,
+            avg_ns,
+            c.refresh_ns_max,
+            c.tunings,
+            c.tuning_errors,
+            c.skipped_windows
+        );
+    }
+
+    /// The regions buffer, for tests that fill it by hand.
+    #[cfg(CONFIG_KUNIT)]
+    pub(crate) fn regions_mut(&mut self) -> &mut [RegionSample] {
+        &mut self.regions
+    }
+}
+
+impl AggregationHandler for StatHandler {
+    fn after_aggregation(&mut self, window: &mut Window<'_>) -> Result {
+        let c = &mut self.counters;
+        c.aggregations = c.aggregations.saturating_add(1);
+        let intervals = window.intervals();
+        let Ok(count) = window.copy_regions(&mut self.regions) else {
+            c.skipped_windows = c.skipped_windows.saturating_add(1);
+            return Ok(());
+        };
+
+        let start = Ktime::ktime_get();
+        if self.gate.due(start.to_ns()) {
+            if let Some(results) = self.compute(count, intervals) {
+                RESULTS.publish(&results);
+            }
+            let spent = u64::try_from(Ktime::ktime_get().to_ns().saturating_sub(start.to_ns()))
+                .unwrap_or(0);
+            let c = &mut self.counters;
+            c.refreshes = c.refreshes.saturating_add(1);
+            c.refresh_ns_total = c.refresh_ns_total.saturating_add(spent);
+            c.refresh_ns_max = c.refresh_ns_max.max(spent);
+        }
+
+        let regions = self.regions.get(..count).unwrap_or(&[]);
+        if let Some(tuned) = self
+            .tuner
+            .after_aggregation(regions.iter().copied(), intervals)
+        {
+            let c = &mut self.counters;
+            c.tunings = c.tunings.saturating_add(1);
+            if window.set_intervals(tuned).is_err() {
+                c.tuning_errors = c.tuning_errors.saturating_add(1);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the DAMON_STAT context over all System RAM and starts its kdamond.
+pub(crate) fn start(api: DamonApi) -> Result<Running<StatHandler>> {
+    let span = damon::system_ram_span().ok_or_else(|| {
+        pr_err!("no System RAM resource found\n");
+        ENODEV
+    })?;
+    Context::new_paddr(api, ATTRS, span, StatHandler::new()?)?.start()
+}

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The module's KUnit suite `damon_stat`: the foundation layer against the real kernel
+//! (symbol resolution, IBT checks, context construction) and the shared logic in-kernel.
+//!
+//! KUnit runs it when the module is loaded; `make check` fails on any `not ok`.
+
+use crate::ffi::damon::{self, Context, DamonApi};
+use crate::ffi::kunit::{kunit_expect, kunit_expect_eq, kunit_suite, Test};
+use crate::ffi::params;
+use crate::ffi::symbols::{self, Kallsyms};
+use crate::logic::bool_param::parse_bool;
+use crate::logic::endbr::{self, FunctionEntry};
+use crate::logic::percentiles::NR_PERCENTILES;
+use crate::logic::published::{Published, Results};
+use crate::logic::region::RegionSample;
+use crate::logic::tuner::{Intervals, IntervalsGoal, Tuner};
+use crate::monitor::{StatHandler, ATTRS};
+use kernel::c_str;
+use kernel::error::code::{EINVAL, EPERM};
+use kernel::str::CStr;
+
+kunit_suite!(
+    "damon_stat",
+    [
+        kallsyms_is_found_through_a_kprobe,
+        every_damon_function_resolves,
+        resolved_entries_match_the_ibt_build,
+        sealed_functions_are_refused_when_ibt_is_enforced,
+        missing_symbols_fail_cleanly,
+        system_ram_span_covers_memory,
+        paddr_context_is_built_and_freed,
+        context_rejects_an_empty_range,
+        parse_bool_matches_kstrtobool,
+        refresh_computes_percentiles_and_bandwidth,
+        tuner_doubles_intervals_without_accesses,
+        published_results_read_back_whole,
+    ]
+);
+
+fn kallsyms_is_found_through_a_kprobe(test: &mut Test) {
+    let Ok(kallsyms) = Kallsyms::find() else {
+        kunit_expect!(test, false);
+        return;
+    };
+    // kallsyms_lookup_name finds itself at the address the kprobe led to: this checks
+    // the kprobe address adjustment over ENDBR64 against the kernel's own answer.
+    let own = kallsyms.function_address(c_str!("kallsyms_lookup_name"));
+    kunit_expect!(test, own.is_ok());
+    let again = Kallsyms::find().and_then(|k| k.function_address(c_str!("kallsyms_lookup_name")));
+    kunit_expect!(test, own.ok() == again.ok());
+}
+
+fn every_damon_function_resolves(test: &mut Test) {
+    kunit_expect!(test, DamonApi::resolve().is_ok());
+    let Ok(kallsyms) = Kallsyms::find() else {
+        kunit_expect!(test, false);
+        return;
+    };
+    let mut name_buf = [0u8; 64];
+    for name in DamonApi::SYMBOLS {
+        let Some(name) = c_name(name, &mut name_buf) else {
+            kunit_expect!(test, false);
+            continue;
+        };
+        let addr = kallsyms.function_address(name);
+        kunit_expect!(test, addr.is_ok_and(|a| a != 0));
+    }
+}
+
+/// Copies `name` into `buf` with a NUL terminator.
+fn c_name<'a>(name: &str, buf: &'a mut [u8; 64]) -> Option<&'a CStr> {
+    let len = name.len();
+    let dst = buf.get_mut(..len)?;
+    dst.copy_from_slice(name.as_bytes());
+    *buf.get_mut(len)? = 0;
+    CStr::from_bytes_with_nul(buf.get(..=len)?).ok()
+}
+
+fn resolved_entries_match_the_ibt_build(test: &mut Test) {
+    let Ok(kallsyms) = Kallsyms::find() else {
+        kunit_expect!(test, false);
+        return;
+    };
+    let Ok(addr) = kallsyms.function_address(c_str!("damon_new_ctx")) else {
+        kunit_expect!(test, false);
+        return;
+    };
+    let entry = symbols::entry_of(addr);
+    if cfg!(CONFIG_X86_KERNEL_IBT) {
+        // Only ever called directly, so its ENDBR64 was sealed at boot.
+        kunit_expect_eq!(test, entry, Some(FunctionEntry::Sealed));
+    } else {
+        kunit_expect_eq!(test, entry, Some(FunctionEntry::Plain));
+    }
+}
+
+fn sealed_functions_are_refused_when_ibt_is_enforced(test: &mut Test) {
+    // TCG does not enforce IBT, so the enforcing CPU is simulated; the function and its
+    // bytes are real.
+    let Ok(kallsyms) = Kallsyms::find() else {
+        kunit_expect!(test, false);
+        return;
+    };
+    let Ok(addr) = kallsyms.function_address(c_str!("damon_start")) else {
+        kunit_expect!(test, false);
+        return;
+    };
+    let name = c_str!("damon_start");
+    kunit_expect!(test, symbols::check_callable_on(name, addr, false).is_ok());
+    let enforced = symbols::check_callable_on(name, addr, true);
+    if cfg!(CONFIG_X86_KERNEL_IBT) {
+        kunit_expect!(test, enforced == Err(EPERM));
+    } else {
+        kunit_expect!(test, enforced.is_ok());
+    }
+    kunit_expect!(
+        test,
+        !endbr::indirect_call_allowed(FunctionEntry::Sealed, true, true)
+    );
+}
+
+fn missing_symbols_fail_cleanly(test: &mut Test) {
+    let Ok(kallsyms) = Kallsyms::find() else {
+        kunit_expect!(test, false);
+        return;
+    };
+    kunit_expect!(
+        test,
+        kallsyms
+            .function_address(c_str!("damon_stat_no_such_function"))
+            .is_err()
+    );
+}
+
+fn system_ram_span_covers_memory(test: &mut Test) {
+    let Some((start, end)) = damon::system_ram_span() else {
+        kunit_expect!(test, false);
+        return;
+    };
+    kunit_expect!(test, start < end);
+    // The guest has at least 64 MiB of RAM.
+    kunit_expect!(test, end - start >= 64 << 20);
+}
+
+fn paddr_context_is_built_and_freed(test: &mut Test) {
+    let (Ok(api), Some(span)) = (DamonApi::resolve(), damon::system_ram_span()) else {
+        kunit_expect!(test, false);
+        return;
+    };
+    let Ok(handler) = StatHandler::new() else {
+        kunit_expect!(test, false);
+        return;
+    };
+    let context = Context::new_paddr(api, ATTRS, span, handler);
+    kunit_expect!(test, context.is_ok());
+    // Dropping it frees the context, its target and its regions.
+}
+
+fn context_rejects_an_empty_range(test: &mut Test) {
+    let Ok(api) = DamonApi::resolve() else {
+        kunit_expect!(test, false);
+        return;
+    };
+    let Ok(handler) = StatHandler::new() else {
+        kunit_expect!(test, false);
+        return;
+    };
+    let context = Context::new_paddr(api, ATTRS, (1 << 20, 1 << 20), handler);
+    kunit_expect!(test, context.err() == Some(EINVAL));
+}
+
+fn parse_bool_matches_kstrtobool(test: &mut Test) {
+    // Every one- and two-byte input made of the bytes kstrtobool looks at, and some
+    // others, against the kernel's own implementation.
+    const BYTES: &[u8] = b"yYtT1nNfF0oO2 \n\0x";
+    for &first in BYTES {
+        for &second in BYTES {
+            let input = [first, second, 0];
+            let len = input.iter().position(|&b| b == 0).unwrap_or(0);
+            let Ok(c_input) = CStr::from_bytes_with_nul(input.get(..=len).unwrap_or(&[0])) else {
+                kunit_expect!(test, false);
+                continue;
+            };
+            let kernels = params::kernel_kstrtobool(c_input);
+            let ours = parse_bool(input.get(..len));
+            if ours != kernels {
+                test.fail(
+                    format_args!(
+                        "parse_bool({:?}) = {:?}, kstrtobool = {:?}",
+                        input, ours, kernels
+                    ),
+                    file!(),
+                    line!(),
+                );
+            }
+        }
+    }
+}
+
+fn refresh_computes_percentiles_and_bandwidth(test: &mut Test) {
+    let Ok(mut handler) = StatHandler::new() else {
+        kunit_expect!(test, false);
+        return;
+    };
+    // 3 regions: 1 MiB accessed 10 times (age 4), 2 MiB idle for 5 windows (age 4), 1 MiB
+    // idle for 1 window (age 0).
+    let regions = [
+        RegionSample {
+            start: 0,
+            end: 1 << 20,
+            nr_accesses: 10,
+            age: 4,
+        },
+        RegionSample {
+            start: 1 << 20,
+            end: 3 << 20,
+            nr_accesses: 0,
+            age: 4,
+        },
+        RegionSample {
+            start: 3 << 20,
+            end: 4 << 20,
+            nr_accesses: 0,
+            age: 0,
+        },
+    ];
+    for (slot, region) in handler.regions_mut().iter_mut().zip(regions) {
+        *slot = region;
+    }
+    let intervals = Intervals {
+        sample_us: 5_000,
+        aggr_us: 100_000,
+    };
+    let Some(results) = handler.compute(regions.len(), intervals) else {
+        kunit_expect!(test, false);
+        return;
+    };
+    // 1 MiB x 10 accesses per 100 ms = 10 MiB per 0.1 s = 104857600 bytes/s.
+    kunit_expect_eq!(test, results.bandwidth, 104_857_600u64);
+    kunit_expect_eq!(test, results.aggr_interval_us, 100_000u64);
+    let p = &results.idle_ms_percentiles;
+    // Sorted: -500 ms (1 MiB, 25 %), 100 ms (1 MiB, 50 %), 500 ms (2 MiB, 100 %).
+    kunit_expect_eq!(test, p[0], -500i64);
+    kunit_expect_eq!(test, p[25], -500i64);
+    kunit_expect_eq!(test, p[26], 100i64);
+    kunit_expect_eq!(test, p[50], 100i64);
+    kunit_expect_eq!(test, p[51], 500i64);
+    kunit_expect_eq!(test, p[NR_PERCENTILES - 1], 500i64);
+    kunit_expect!(test, p.windows(2).all(|w| w[0] <= w[1]));
+}
+
+fn tuner_doubles_intervals_without_accesses(test: &mut Test) {
+    let mut tuner = Tuner::new(IntervalsGoal::DAMON_STAT, ATTRS.intervals);
+    let idle = [RegionSample {
+        start: 0,
+        end: 1 << 30,
+        nr_accesses: 0,
+        age: 0,
+    }];
+    kunit_expect_eq!(test, tuner.after_aggregation(idle, ATTRS.intervals), None);
+    kunit_expect_eq!(test, tuner.after_aggregation(idle, ATTRS.intervals), None);
+    kunit_expect_eq!(
+        test,
+        tuner.after_aggregation(idle, ATTRS.intervals),
+        Some(Intervals {
+            sample_us: 10_000,
+            aggr_us: 200_000
+        })
+    );
+}
+
+fn published_results_read_back_whole(test: &mut Test) {
+    let published = Published::new();
+    kunit_expect_eq!(test, published.read(), Results::ZERO);
+    let mut results = Results::ZERO;
+    results.bandwidth = 42;
+    results.aggr_interval_us = 7;
+    for (i, p) in results.idle_ms_percentiles.iter_mut().enumerate() {
+        *p = i as i64 - 50;
+    }
+    published.publish(&results);
+    kunit_expect_eq!(test, published.read(), results);
+    kunit_expect_eq!(test, published.generation(), 1usize);
+}
