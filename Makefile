@@ -16,7 +16,10 @@ SHELL := /bin/bash
 .SUFFIXES:
 
 KERNEL_FLAVOR ?= test
-export KERNEL_FLAVOR DAMON_STAT_ENABLED_DEFAULT RUSTC
+# Only KERNEL_FLAVOR is exported by hand: RUSTC and DAMON_STAT_ENABLED_DEFAULT reach the
+# scripts when the user sets them (make exports command-line and environment variables),
+# and an empty exported RUSTC would break cargo ("could not execute process ` -vV`").
+export KERNEL_FLAVOR
 
 # Without KDIR, the project's cached kernel (built on first use).
 ifeq ($(origin KDIR),undefined)
@@ -64,7 +67,8 @@ demo: module
 	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) GUEST=scripts/guest/demo.sh \
 		VM_TIMEOUT=180 scripts/vm-run.sh
 
+# Without building a kernel to ask kbuild: these are the files an out-of-tree build makes.
 clean:
-	@k=$(kdir) && $(MAKE) -s -C "$$k" M=$(CURDIR) LLVM=1 clean 2>/dev/null || true
-	rm -f src/damon_bindings_generated.rs
+	rm -f src/*.o src/*.ko src/*.mod src/*.mod.c src/.*.cmd src/damon_bindings_generated.rs \
+		Module.symvers modules.order .module-common.o .*.cmd
 	cargo clean 2>/dev/null || true

@@ -158,7 +158,7 @@ macro_rules! kunit_suite {
             ));
 
         #[link_section = ".kunit_test_suites"]
-        #[used]
+        #[used(compiler)]
         static SUITES: [$crate::ffi::kunit::SuitePointer; 1] =
             [$crate::ffi::kunit::SuitePointer(SUITE.0.get())];
     };

@@ -231,7 +231,7 @@ const fn param(
 }
 
 #[link_section = "__param"]
-#[used]
+#[used(compiler)]
 static PARAMS: ParamTable<5> = ParamTable([
     param(c_str!("enabled"), &ENABLED_OPS, 0o600),
     param(c_str!("estimated_memory_bandwidth"), &BANDWIDTH_OPS, 0o400),
@@ -248,7 +248,7 @@ static PARAMS: ParamTable<5> = ParamTable([
 macro_rules! modinfo {
     ($($name:ident = $text:expr;)*) => {$(
         #[link_section = ".modinfo"]
-        #[used]
+        #[used(compiler)]
         static $name: [u8; $text.len() + 1] = {
             let text = $text.as_bytes();
             let mut bytes = [0u8; $text.len() + 1];
