@@ -7,17 +7,22 @@
 #   # vm-mem: <guest memory>
 #   # vm-expect-status: <exit status of vm-run, default 0>
 #   # vm-expect-suite: <KUnit suite that must run and pass>
-# Usage: run-vm-tests.sh [test-name-filter]   (KDIR and MODULE in the environment)
+# Usage: run-vm-tests.sh [name-filter...]   (KDIR and MODULE in the environment); a test
+# runs when its name contains any of the filters, or always without filters.
 source "$(dirname "$0")/../scripts/lib.sh"
 
-filter=${1:-}
+filters=("$@")
 passed=0
 failed=0
 failed_names=()
 for test in "$REPO_ROOT"/tests/vm/*.sh; do
 	name=$(basename "$test" .sh)
 	[ "$name" = lib ] && continue
-	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+	if [ ${#filters[@]} -gt 0 ]; then
+		wanted=false
+		for filter in "${filters[@]}"; do [[ "$name" == *"$filter"* ]] && wanted=true; done
+		$wanted || continue
+	fi
 	header() { sed -n "s/^# $1: //p" "$test" | head -n 1; }
 	expect=$(header vm-expect-status)
 	expect=${expect:-0}

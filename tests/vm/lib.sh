@@ -52,9 +52,11 @@ wait_until() {
 	return 1
 }
 
-# write_param NAME VALUE: writes, prints the shell's error (if any), returns its status.
+# write_param NAME VALUE: writes VALUE and a newline, as `echo VALUE > file` does, prints
+# the error (if any), returns the write's status. busybox's echo reports a failed write;
+# its printf does not.
 write_param() {
-	( printf '%s' "$2" > "$P/$1" ) 2>&1
+	( echo "$2" > "$P/$1" ) 2>&1
 }
 
 # percentiles_well_formed: 101 integers, non-decreasing.
@@ -69,9 +71,10 @@ percentiles_well_formed() {
 		}' "$P/memory_idle_ms_percentiles"
 }
 
-# A busy workload: 32 MiB in tmpfs, read again and again. Prints its PID.
+# A busy workload: 32 MiB in tmpfs, read again and again. Prints its PID. The loop's
+# output goes to /dev/null so that `$(start_workload)` does not wait for it to end.
 start_workload() {
 	dd if=/dev/zero of=/tmp/hot bs=1M count=32 2>/dev/null
-	( while :; do cat /tmp/hot > /dev/null; done ) &
+	( while :; do cat /tmp/hot > /dev/null; done ) > /dev/null 2>&1 &
 	echo $!
 }
