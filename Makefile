@@ -4,8 +4,11 @@
 #
 #   make demo        set-up, kernel, module, boot, enable, show live statistics
 #   make check       every test: host cargo tests, module build, KUnit, QEMU tests
+#   make check-debug the hardening suite (stress, fault injection, hostile input) on the
+#                    debug kernel (KASAN, kmemleak, lockdep)
 #   make module      build src/damon_stat.ko (against KDIR, default: the project's kernel)
 #   make vm-run GUEST=<script> [CMDLINE=...] [VM_MEM=1G] [VM_CPUS=2] [VM_TIMEOUT=300]
+#                    [KERNEL_FLAVOR=debug]
 #   make setup       install what is missing (Debian packages, pinned bindgen)
 #   make kernel      build (or find in the cache) the 6.12 test kernel
 #   make clippy      build the module under clippy (CLIPPY=1)
@@ -30,7 +33,7 @@ endif
 
 MODULE_KO := src/damon_stat.ko
 
-.PHONY: all setup kernel module clippy host-test bench vm-run vm-tests check demo clean
+.PHONY: all setup kernel module clippy host-test bench vm-run vm-tests check check-debug demo clean
 
 all: module
 
@@ -62,6 +65,9 @@ vm-tests: module
 
 check: setup
 	@scripts/check.sh
+
+check-debug: setup
+	@scripts/check-debug.sh
 
 demo: module
 	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) GUEST=scripts/guest/demo.sh \

@@ -70,10 +70,15 @@ fi
 
 tmp=$kernel_cache/.tmp-$name-$$
 rm -rf "$tmp" "$final"
-# Leftovers of interrupted builds of this key are ours to remove: we hold its lock.
+# Leftovers of interrupted builds of this key are ours to remove: we hold its lock. Those
+# of other keys go when the run that made them is gone.
 rm -rf "$kernel_cache/.tmp-$name-"*
+for stale in "$kernel_cache"/.tmp-*; do
+	[ -d "$stale" ] && ! kill -0 "${stale##*-}" 2>/dev/null && rm -rf "$stale"
+done
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
 
 step "kernel ($flavor): extracting linux-source-6.12 $srcver (key $key)"
 tar -xf "$tarball" -C "$tmp"
@@ -117,7 +122,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	exit 1
 fi
 
-step "building the kernel with $(nproc) jobs (about 5.5 minutes on 2 cores)"
+step "building the kernel with $(nproc) jobs (on 2 idle cores: about 6 minutes, the debug flavour longer)"
 if ! make -s -j"$(nproc)" "${make_args[@]}" >"$tmp/build.log" 2>&1; then
 	tail -n 40 "$tmp/build.log" >&2
 	die "kernel build failed (log above)"

@@ -6,6 +6,7 @@
 # same rustc as the one given (a module must be built by the rustc that built the kernel).
 #
 # Usage: build-module.sh KDIR [extra make arguments, e.g. CLIPPY=1]
+# MODULE_SRC names another copy of the module's sources to build (default: this checkout).
 source "$(dirname "$0")/lib.sh"
 
 kdir=${1:?usage: build-module.sh KDIR [make arguments]}
@@ -44,6 +45,7 @@ mapfile -t make_args < <(kernel_make_args)
 if [ -n "${RUSTC:-}" ]; then
 	make_args=("${make_args[@]/#RUSTC=*/RUSTC=$rustc}")
 fi
-step "building damon_stat.ko against $kdir"
-make -C "$kdir" M="$REPO_ROOT" "${make_args[@]}" \
+module_src=${MODULE_SRC:-$REPO_ROOT}
+step "building damon_stat.ko against $kdir${DAMON_STAT_ENABLED_DEFAULT:+ (DAMON_STAT_ENABLED_DEFAULT=$DAMON_STAT_ENABLED_DEFAULT)}"
+make -C "$kdir" M="$module_src" "${make_args[@]}" \
 	DAMON_STAT_ENABLED_DEFAULT="${DAMON_STAT_ENABLED_DEFAULT:-n}" "$@" modules

@@ -71,6 +71,7 @@ def main():
     passed = sum(1 for ok in suites.values() if ok)
     print(f"kunit: {len(suites)} suites ({passed} ok), tests pass:{totals[0]} "
           f"fail:{totals[1]} skip:{totals[2]} total:{totals[3]}")
+    print(f"figure: kernel-log-reports {len(failures)}")
     if failures:
         print("kernel log failures:")
         for line in failures[:40]:

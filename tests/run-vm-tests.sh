@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Runs every tests/vm/*.sh in its own guest boot (scripts/vm-run.sh) and checks its
+# Runs every *.sh of a test directory (default tests/vm; VM_TESTS_DIR=tests/debug for
+# the debug kernel's suite) in its own guest boot (scripts/vm-run.sh) and checks its
 # outcome. A script states what it needs and expects in header lines:
 #   # vm-cmdline: <extra kernel arguments>
 #   # vm-mem: <guest memory>
+#   # vm-timeout: <seconds before the guest is killed>
 #   # vm-expect-status: <exit status of vm-run, default 0>
 #   # vm-expect-suite: <KUnit suite that must run and pass>
+#   # vm-module-make: <make variables for a module built for this test alone, e.g.
+#                       DAMON_STAT_ENABLED_DEFAULT=y>
+# Lines `figure: NAME N` in a run's output are added up over all runs and printed last.
 # Usage: run-vm-tests.sh [name-filter...]   (KDIR and MODULE in the environment); a test
 # runs when its name contains any of the filters, or always without filters.
 source "$(dirname "$0")/../scripts/lib.sh"
 
 filters=("$@")
+tests_dir=${VM_TESTS_DIR:-$REPO_ROOT/tests/vm}
+[ -d "$tests_dir" ] || die "VM_TESTS_DIR=$tests_dir: no such directory"
+outputs=$(mktemp -d "${TMPDIR:-/tmp}/damon_stat-vm-tests.XXXXXX")
+trap 'rm -rf "$outputs"' EXIT
 passed=0
 failed=0
 failed_names=()
-for test in "$REPO_ROOT"/tests/vm/*.sh; do
+for test in "$tests_dir"/*.sh; do
 	name=$(basename "$test" .sh)
 	[ "$name" = lib ] && continue
 	if [ ${#filters[@]} -gt 0 ]; then
@@ -27,11 +36,24 @@ for test in "$REPO_ROOT"/tests/vm/*.sh; do
 	expect=$(header vm-expect-status)
 	expect=${expect:-0}
 	start=$(date +%s)
+	module=${MODULE:-}
+	make_vars=$(header vm-module-make)
+	if [ -n "$make_vars" ]; then
+		# A copy of the sources, built apart so that the checkout's module stays as it is.
+		variant=$outputs/module-$name
+		mkdir -p "$variant"
+		tar -C "$REPO_ROOT" --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+			--exclude='*.mod' --exclude='*.mod.c' --exclude=damon_bindings_generated.rs \
+			-cf - Kbuild src bindings | tar -C "$variant" -xf -
+		env $make_vars MODULE_SRC="$variant" "$REPO_ROOT/scripts/build-module.sh" "$KDIR" ||
+			die "building the module with $make_vars failed"
+		module=$variant/src/damon_stat.ko
+	fi
 	set +e
-	CMDLINE=$(header vm-cmdline) VM_MEM=$(header vm-mem) \
+	MODULE=$module CMDLINE=$(header vm-cmdline) VM_MEM=$(header vm-mem) VM_TIMEOUT=$(header vm-timeout) \
 		VM_EXPECT_SUITES=$(header vm-expect-suite) GUEST=$test \
-		"$REPO_ROOT/scripts/vm-run.sh"
-	status=$?
+		"$REPO_ROOT/scripts/vm-run.sh" 2>&1 | tee "$outputs/$name.out"
+	status=${PIPESTATUS[0]}
 	set -e
 	took=$(($(date +%s) - start))
 	if [ "$status" = "$expect" ]; then
@@ -44,5 +66,10 @@ for test in "$REPO_ROOT"/tests/vm/*.sh; do
 	fi
 done
 [ ${#failed_names[@]} -eq 0 ] || note "failed: ${failed_names[*]}"
+if cat "$outputs"/*.out 2>/dev/null | grep -q '^figure: '; then
+	echo "figures (summed over the runs):"
+	cat "$outputs"/*.out | sed -n 's/^figure: \([^ ]*\) \([0-9]*\)$/\1 \2/p' |
+		awk '{ sum[$1] += $2 } END { for (k in sum) printf "  %-28s %d\n", k, sum[k] }' | sort
+fi
 echo "vm-tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -78,3 +78,35 @@ start_workload() {
 	( while :; do cat /tmp/hot > /dev/null; done ) > /dev/null 2>&1 &
 	echo $!
 }
+
+# figure NAME VALUE: a number for the run's summary (tests/run-vm-tests.sh adds them up).
+figure() {
+	echo "figure: $1 $2"
+}
+
+# Guest memory leak checks (debug kernel, CONFIG_DEBUG_KMEMLEAK).
+KMEMLEAK=/sys/kernel/debug/kmemleak
+
+# kmemleak_start: no automatic scans from now on, and what is already suspected (boot)
+# is forgotten, so that kmemleak_leaks reports only what the test leaked.
+kmemleak_start() {
+	echo scan=off > $KMEMLEAK
+	echo scan > $KMEMLEAK
+	echo clear > $KMEMLEAK
+}
+
+# kmemleak_leaks: prints how many objects kmemleak suspects leaked since kmemleak_start,
+# and their reports on standard error. kmemleak only reports objects older than 5 s.
+kmemleak_leaks() {
+	sleep 6
+	echo scan > $KMEMLEAK
+	leaks=$(grep -c '^unreferenced object' $KMEMLEAK)
+	[ "$leaks" -eq 0 ] || head -n 80 $KMEMLEAK >&2
+	echo "$leaks"
+}
+
+# no_kdamond: no kdamond thread exists. wait_stopped: waits for that; fails after 10 s.
+no_kdamond() { [ -z "$(kdamond_pids)" ]; }
+wait_stopped() {
+	wait_until 10 no_kdamond
+}

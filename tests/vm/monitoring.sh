@@ -4,7 +4,6 @@
 
 bandwidth_nonzero() { [ "$(cat $P/estimated_memory_bandwidth)" -gt 0 ]; }
 one_kdamond() { [ "$(kdamond_pids | wc -l)" -eq 1 ]; }
-no_kdamond() { [ -z "$(kdamond_pids)" ]; }
 
 workload=$(start_workload)
 t0=$(date +%s)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check-debug`: the hardening suite (tests/debug/) on the debug kernel flavour
+# (KASAN, kmemleak, lockdep, fault injection): stress, fault injection, hostile input.
+# Ends with the figures: cycles done, leaks and warnings found, bad inputs tried and
+# rejected, faults injected and survived.
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+kdir=$("$REPO_ROOT/scripts/build-kernel.sh" debug)
+"$REPO_ROOT/scripts/build-module.sh" "$kdir"
+
+step "QEMU hardening tests on the debug kernel"
+set +e
+VM_TESTS_DIR=$REPO_ROOT/tests/debug KDIR=$kdir MODULE=$REPO_ROOT/src/damon_stat.ko \
+	"$REPO_ROOT/tests/run-vm-tests.sh" | tee "${TMPDIR:-/tmp}/damon_stat-check-debug.log"
+status=${PIPESTATUS[0]}
+set -e
+[ "$status" = 0 ] || die "make check-debug: failed (above)"
+step "make check-debug: all passed"
