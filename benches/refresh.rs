@@ -13,19 +13,9 @@ use damon_stat_logic::logic::published::{Published, Results};
 use damon_stat_logic::logic::region::RegionSample;
 use damon_stat_logic::logic::tuner::{Intervals, IntervalsGoal, Tuner};
 
-/// Deterministic xorshift64 pseudo-random generator.
-struct XorShift64(u64);
-
-impl XorShift64 {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-}
+#[path = "../tests/common/xorshift.rs"]
+mod xorshift;
+use xorshift::XorShift64;
 
 /// Contiguous regions of 4 KiB to 4 GiB, half of them accessed, with random ages.
 fn regions(n: usize, seed: u64) -> Vec<RegionSample> {

@@ -18,30 +18,9 @@ use damon_stat_logic::logic::tuner::{
     adaptation_bp, feed_loop_next_input, score_bp, tuned_intervals, Intervals, IntervalsGoal, Tuner,
 };
 
-/// Deterministic xorshift64 pseudo-random generator.
-struct XorShift64(u64);
-
-impl XorShift64 {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Uniform enough in `0..n` for tests.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// A value of random bit width, so that small and huge values both show up.
-    fn any_width(&mut self) -> u64 {
-        let bits = self.below(65) as u32;
-        self.next().checked_shr(64 - bits).unwrap_or(0)
-    }
-}
+#[path = "common/xorshift.rs"]
+mod xorshift;
+use xorshift::XorShift64;
 
 const SEEDS: [u64; 4] = [
     0x9e37_79b9_7f4a_7c15,

@@ -101,10 +101,7 @@ else
 fi
 check "rmmod" rmmod damon_stat
 
-leaks=$(kmemleak_leaks)
-echo "kmemleak: $leaks suspected leaks"
-check "no leak" [ "$leaks" -eq 0 ]
+check_no_leaks
 figure faults-injected $injected
 figure faults-survived $survived
-figure leaks-found $leaks
 finish

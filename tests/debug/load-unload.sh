@@ -28,9 +28,6 @@ echo 7 > /proc/sys/kernel/printk
 echo "$i load/unload cycles ($((CYCLES / 2)) with monitoring running) in $took s, $errors errors"
 check "every load and unload was clean" [ $errors -eq 0 ]
 
-leaks=$(kmemleak_leaks)
-echo "kmemleak: $leaks suspected leaks"
-check "no leak" [ "$leaks" -eq 0 ]
+check_no_leaks
 figure load-unload-cycles $i
-figure leaks-found $leaks
 finish

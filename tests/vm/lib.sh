@@ -105,6 +105,14 @@ kmemleak_leaks() {
 	echo "$leaks"
 }
 
+# check_no_leaks: a kmemleak scan finds nothing since kmemleak_start; adds the figure.
+check_no_leaks() {
+	leaks=$(kmemleak_leaks)
+	echo "kmemleak: $leaks suspected leaks"
+	check "no leak (kmemleak)" [ "$leaks" -eq 0 ]
+	figure leaks-found "$leaks"
+}
+
 # no_kdamond: no kdamond thread exists. wait_stopped: waits for that; fails after 10 s.
 no_kdamond() { [ -z "$(kdamond_pids)" ]; }
 wait_stopped() {
