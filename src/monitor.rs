@@ -57,6 +57,8 @@ struct Counters {
     tuning_errors: u64,
     refresh_ns_total: u64,
     refresh_ns_max: u64,
+    /// The most regions one refresh covered, to read the refresh cost against.
+    refresh_regions_max: usize,
 }
 
 impl StatHandler {
@@ -100,11 +102,12 @@ impl StatHandler {
         let c = &self.counters;
         let avg_ns = c.refresh_ns_total.checked_div(c.refreshes).unwrap_or(0);
         pr_info!(
-            "stopped: {} aggregation windows, {} refreshes (avg {} ns, max {} ns), {} interval tunings ({} failed), {} windows skipped\n",
+            "stopped: {} aggregation windows, {} refreshes (avg {} ns, max {} ns, up to {} regions), {} interval tunings ({} failed), {} windows skipped\n",
             c.aggregations,
             c.refreshes,
             avg_ns,
             c.refresh_ns_max,
+            c.refresh_regions_max,
             c.tunings,
             c.tuning_errors,
             c.skipped_windows
@@ -139,6 +142,7 @@ impl AggregationHandler for StatHandler {
             c.refreshes = c.refreshes.saturating_add(1);
             c.refresh_ns_total = c.refresh_ns_total.saturating_add(spent);
             c.refresh_ns_max = c.refresh_ns_max.max(spent);
+            c.refresh_regions_max = c.refresh_regions_max.max(count);
         }
 
         let regions = self.regions.get(..count).unwrap_or(&[]);
