@@ -11,8 +11,16 @@
 # directory that is renamed into place only once complete, under a lock, so neither a
 # half-finished build nor a concurrent run can leave a broken tree behind.
 #
-# Usage: build-kernel.sh [test|debug]
+# Usage: build-kernel.sh [--cached] [test|debug]
+#   --cached: only say whether the tree is cached (exit 0, its path printed) or not
+#   (exit 1); build nothing.
 source "$(dirname "$0")/lib.sh"
+
+cached_only=false
+if [ "${1:-}" = --cached ]; then
+	cached_only=true
+	shift
+fi
 
 # Bump when the build procedure below changes in a way that changes the result.
 RECIPE_VERSION=1
@@ -55,6 +63,7 @@ if [ -f "$final/.built" ]; then
 	echo "$kdir"
 	exit 0
 fi
+$cached_only && exit 1
 
 mkdir -p "$kernel_cache"
 exec 9>"$kernel_cache/.lock-$name"

@@ -56,6 +56,8 @@ for test in "$tests_dir"/*.sh; do
 	status=${PIPESTATUS[0]}
 	set -e
 	took=$(($(date +%s) - start))
+	# The rig's self-tests fail on purpose: their reports are not the product's figures.
+	[ "$expect" = 0 ] || rm -f "$outputs/$name.out"
 	if [ "$status" = "$expect" ]; then
 		passed=$((passed + 1))
 		step "PASS $name (exit $status as expected, ${took}s)"
