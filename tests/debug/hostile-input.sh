@@ -8,7 +8,8 @@
 
 tried=0
 rejected=0
-NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+# as_nobody COMMAND: runs COMMAND (a shell command line) as the unprivileged user nobody.
+as_nobody() { su -s /bin/sh nobody -c "$1"; }
 
 state() { echo "$(cat $P/enabled) $(cat $P/kdamond_pid)"; }
 # Kernel log lines about DAMON (other subsystems, e.g. TCG clocksource notes, may log).
@@ -21,7 +22,7 @@ reject() {
 	before=$(state)
 	lines=$(log_lines)
 	if [ "$who" = nobody ]; then
-		out=$($NOBODY dd if="$input" of="$P/$param" bs=65536 2>&1)
+		out=$(as_nobody "dd if=$input of=$P/$param bs=65536" 2>&1)
 	else
 		out=$(dd if="$input" of="$P/$param" bs=65536 2>&1)
 	fi
@@ -85,6 +86,7 @@ head -c 4096 /dev/urandom | tr -d 'yYtT1nNfF0oO' > /tmp/bad/random; n=$((n + 1))
 echo "bad values for enabled: $n"
 
 check "modprobe damon_stat" modprobe damon_stat
+check "the guest has an unprivileged user" [ "$(as_nobody 'id -u')" = 65534 ]
 for round in stopped running; do
 	if [ $round = running ]; then
 		check "enabling" write_param enabled Y
@@ -114,7 +116,7 @@ reject nobody "Permission denied" enabled /tmp/yes && pass "nobody cannot start 
 check "still stopped" [ "$(cat $P/enabled)" = N ]
 for param in enabled estimated_memory_bandwidth memory_idle_ms_percentiles aggr_interval_us kdamond_pid; do
 	tried=$((tried + 1))
-	if out=$($NOBODY cat $P/$param 2>&1); then
+	if out=$(as_nobody "cat $P/$param" 2>&1); then
 		fail "nobody can read $param: $out"
 	elif echo "$out" | grep -q "Permission denied"; then
 		rejected=$((rejected + 1))
