@@ -10,6 +10,7 @@ use std::time::Instant;
 use damon_stat_logic::logic::bandwidth::estimated_bandwidth;
 use damon_stat_logic::logic::percentiles::{idle_ms_percentiles, IdleEntry, NR_PERCENTILES};
 use damon_stat_logic::logic::published::{Published, Results};
+use damon_stat_logic::logic::refresh::compute_results;
 use damon_stat_logic::logic::region::RegionSample;
 use damon_stat_logic::logic::tuner::{Intervals, IntervalsGoal, Tuner};
 
@@ -69,25 +70,12 @@ impl Module {
         }
     }
 
-    /// One refresh: the work of one `after_aggregation` callback that updates the results.
+    /// One refresh: the work of one `after_aggregation` callback that updates the results,
+    /// through the same functions the module calls.
     fn refresh(&mut self, regions: &[RegionSample]) {
-        let aggr_us = self.intervals.aggr_us;
-        let mut nr = 0;
-        for (entry, region) in self.entries.iter_mut().zip(regions) {
-            *entry = IdleEntry::from_region(region);
-            nr += 1;
+        if let Some(results) = compute_results(regions, &mut self.entries, self.intervals.aggr_us) {
+            self.published.publish(&results);
         }
-        let mut results = Results {
-            bandwidth: estimated_bandwidth(regions.iter().copied(), aggr_us),
-            aggr_interval_us: aggr_us,
-            idle_ms_percentiles: [0; NR_PERCENTILES],
-        };
-        idle_ms_percentiles(
-            &mut self.entries[..nr],
-            aggr_us,
-            &mut results.idle_ms_percentiles,
-        );
-        self.published.publish(&results);
         // The intervals are not applied: every refresh sees the same input.
         black_box(
             self.tuner

@@ -4,10 +4,9 @@
 //! aggregation window (refresh the published results, tune the intervals).
 
 use crate::ffi::damon::{self, AggregationHandler, Attrs, Context, DamonApi, Running, Window};
-use crate::logic::bandwidth::estimated_bandwidth;
-use crate::logic::percentiles::{idle_ms_percentiles, IdleEntry, NR_PERCENTILES};
+use crate::logic::percentiles::IdleEntry;
 use crate::logic::published::{Published, Results};
-use crate::logic::refresh::{RefreshGate, REFRESH_PERIOD_NS};
+use crate::logic::refresh::{compute_results, RefreshGate, REFRESH_PERIOD_NS};
 use crate::logic::region::RegionSample;
 use crate::logic::tuner::{Intervals, IntervalsGoal, Tuner};
 use kernel::alloc::KVVec;
@@ -79,22 +78,13 @@ impl StatHandler {
         })
     }
 
-    /// Computes the results of one window; `false` if it has no memory to report on.
+    /// Computes the results of the first `count` regions of the buffer, `None` if they
+    /// cover no memory.
     ///
     /// No allocation: the region and entry buffers were sized at start.
     pub(crate) fn compute(&mut self, count: usize, intervals: Intervals) -> Option<Results> {
         let regions = self.regions.get(..count)?;
-        let entries = self.entries.get_mut(..count)?;
-        for (entry, region) in entries.iter_mut().zip(regions) {
-            *entry = IdleEntry::from_region(region);
-        }
-        let mut results = Results {
-            bandwidth: estimated_bandwidth(regions.iter().copied(), intervals.aggr_us),
-            aggr_interval_us: intervals.aggr_us,
-            idle_ms_percentiles: [0; NR_PERCENTILES],
-        };
-        idle_ms_percentiles(entries, intervals.aggr_us, &mut results.idle_ms_percentiles)
-            .then_some(results)
+        compute_results(regions, &mut self.entries, intervals.aggr_us)
     }
 
     /// Writes what this run did to the kernel log.

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! How often the published results are refreshed.
+//! What one refresh of the published results computes, and how often it runs.
+
+use super::bandwidth::estimated_bandwidth;
+use super::percentiles::{idle_ms_percentiles, IdleEntry, NR_PERCENTILES};
+use super::published::Results;
+use super::region::RegionSample;
 
 /// Upstream DAMON_STAT refreshes its results at most every 5 seconds.
 pub const REFRESH_PERIOD_NS: i64 = 5_000_000_000;
@@ -37,9 +42,72 @@ impl RefreshGate {
     }
 }
 
+/// Computes the results of one complete aggregation window of `aggr_interval_us`.
+///
+/// `entries` is scratch space for the percentile sort, at least as long as `regions`:
+/// the caller sizes it once, so a refresh allocates nothing. Returns `None` when the
+/// regions cover no memory (nothing to report) or `entries` is too short.
+pub fn compute_results(
+    regions: &[RegionSample],
+    entries: &mut [IdleEntry],
+    aggr_interval_us: u64,
+) -> Option<Results> {
+    let entries = entries.get_mut(..regions.len())?;
+    for (entry, region) in entries.iter_mut().zip(regions) {
+        *entry = IdleEntry::from_region(region);
+    }
+    let mut results = Results {
+        bandwidth: estimated_bandwidth(regions.iter().copied(), aggr_interval_us),
+        aggr_interval_us,
+        idle_ms_percentiles: [0; NR_PERCENTILES],
+    };
+    idle_ms_percentiles(entries, aggr_interval_us, &mut results.idle_ms_percentiles)
+        .then_some(results)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn region(start: u64, end: u64, nr_accesses: u32, age: u32) -> RegionSample {
+        RegionSample {
+            start,
+            end,
+            nr_accesses,
+            age,
+        }
+    }
+
+    #[test]
+    fn results_hand_computed() {
+        // 1 MiB accessed 10 times (age 4), 2 MiB idle (age 4), 1 MiB idle (age 0).
+        let regions = [
+            region(0, 1 << 20, 10, 4),
+            region(1 << 20, 3 << 20, 0, 4),
+            region(3 << 20, 4 << 20, 0, 0),
+        ];
+        let mut entries = [IdleEntry::default(); 4];
+        let results = compute_results(&regions, &mut entries, 100_000).unwrap();
+        // 1 MiB x 10 accesses per 100 ms = 104857600 bytes per second.
+        assert_eq!(results.bandwidth, 104_857_600);
+        assert_eq!(results.aggr_interval_us, 100_000);
+        // Sorted: -500 ms (25 %), 100 ms (50 %), 500 ms (100 %).
+        let p = &results.idle_ms_percentiles;
+        assert!(p[..=25].iter().all(|&v| v == -500));
+        assert!(p[26..=50].iter().all(|&v| v == 100));
+        assert!(p[51..].iter().all(|&v| v == 500));
+    }
+
+    #[test]
+    fn nothing_to_report() {
+        let mut entries = [IdleEntry::default(); 2];
+        assert_eq!(compute_results(&[], &mut entries, 100_000), None);
+        let empty = [region(4096, 4096, 3, 0)];
+        assert_eq!(compute_results(&empty, &mut entries, 100_000), None);
+        // Scratch space shorter than the regions: refused, not a panic.
+        let three = [region(0, 4096, 0, 0); 3];
+        assert_eq!(compute_results(&three, &mut entries, 100_000), None);
+    }
 
     #[test]
     fn first_refresh_comes_one_period_after_start() {
