@@ -4,6 +4,7 @@
 //! aggregation window (refresh the published results, tune the intervals).
 
 use crate::ffi::damon::{self, AggregationHandler, Attrs, Context, DamonApi, Running, Window};
+use crate::logic::cost::Cost;
 use crate::logic::percentiles::IdleEntry;
 use crate::logic::published::{Published, Results};
 use crate::logic::refresh::{compute_results, RefreshGate, REFRESH_PERIOD_NS};
@@ -49,13 +50,13 @@ pub(crate) struct StatHandler {
 /// What happened during one run, logged when it stops.
 #[derive(Default)]
 struct Counters {
-    aggregations: u64,
-    refreshes: u64,
+    /// Every `after_aggregation` call, from entry to return.
+    callbacks: Cost,
+    /// The refreshes of the results (computation and publication) among them.
+    refreshes: Cost,
     skipped_windows: u64,
     tunings: u64,
     tuning_errors: u64,
-    refresh_ns_total: u64,
-    refresh_ns_max: u64,
     /// The most regions one refresh covered, to read the refresh cost against.
     refresh_regions_max: usize,
 }
@@ -90,13 +91,14 @@ impl StatHandler {
     /// Writes what this run did to the kernel log.
     pub(crate) fn log_summary(&self) {
         let c = &self.counters;
-        let avg_ns = c.refresh_ns_total.checked_div(c.refreshes).unwrap_or(0);
         pr_info!(
-            "stopped: {} aggregation windows, {} refreshes (avg {} ns, max {} ns, up to {} regions), {} interval tunings ({} failed), {} windows skipped\n",
-            c.aggregations,
-            c.refreshes,
-            avg_ns,
-            c.refresh_ns_max,
+            "stopped: {} aggregation windows (callback avg {} ns, max {} ns), {} refreshes (avg {} ns, max {} ns, up to {} regions), {} interval tunings ({} failed), {} windows skipped\n",
+            c.callbacks.count,
+            c.callbacks.avg_ns(),
+            c.callbacks.max_ns,
+            c.refreshes.count,
+            c.refreshes.avg_ns(),
+            c.refreshes.max_ns,
             c.refresh_regions_max,
             c.tunings,
             c.tuning_errors,
@@ -104,34 +106,16 @@ impl StatHandler {
         );
     }
 
-    /// The regions buffer, for tests that fill it by hand.
-    #[cfg(CONFIG_KUNIT)]
-    pub(crate) fn regions_mut(&mut self) -> &mut [RegionSample] {
-        &mut self.regions
-    }
-}
-
-impl AggregationHandler for StatHandler {
-    fn after_aggregation(&mut self, window: &mut Window<'_>) -> Result {
-        let c = &mut self.counters;
-        c.aggregations = c.aggregations.saturating_add(1);
-        let intervals = window.intervals();
-        let Ok(count) = window.copy_regions(&mut self.regions) else {
-            c.skipped_windows = c.skipped_windows.saturating_add(1);
-            return Ok(());
-        };
-
-        let start = Ktime::ktime_get();
-        if self.gate.due(start.to_ns()) {
+    /// Refreshes the results if due, then runs the tuner, on the `count` regions of a
+    /// window copied into the buffer.
+    fn handle_window(&mut self, window: &mut Window<'_>, count: usize, intervals: Intervals) {
+        let start_ns = Ktime::ktime_get().to_ns();
+        if self.gate.due(start_ns) {
             if let Some(results) = self.compute(count, intervals) {
                 RESULTS.publish(&results);
             }
-            let spent = u64::try_from(Ktime::ktime_get().to_ns().saturating_sub(start.to_ns()))
-                .unwrap_or(0);
             let c = &mut self.counters;
-            c.refreshes = c.refreshes.saturating_add(1);
-            c.refresh_ns_total = c.refresh_ns_total.saturating_add(spent);
-            c.refresh_ns_max = c.refresh_ns_max.max(spent);
+            c.refreshes.record(start_ns, Ktime::ktime_get().to_ns());
             c.refresh_regions_max = c.refresh_regions_max.max(count);
         }
 
@@ -146,6 +130,30 @@ impl AggregationHandler for StatHandler {
                 c.tuning_errors = c.tuning_errors.saturating_add(1);
             }
         }
+    }
+
+    /// The regions buffer, for tests that fill it by hand.
+    #[cfg(CONFIG_KUNIT)]
+    pub(crate) fn regions_mut(&mut self) -> &mut [RegionSample] {
+        &mut self.regions
+    }
+}
+
+impl AggregationHandler for StatHandler {
+    fn after_aggregation(&mut self, window: &mut Window<'_>) -> Result {
+        let entered_ns = Ktime::ktime_get().to_ns();
+        let intervals = window.intervals();
+        match window.copy_regions(&mut self.regions) {
+            Ok(count) => self.handle_window(window, count, intervals),
+            // More regions than the buffers hold: skipped rather than allocated for.
+            Err(_) => {
+                let c = &mut self.counters;
+                c.skipped_windows = c.skipped_windows.saturating_add(1);
+            }
+        }
+        self.counters
+            .callbacks
+            .record(entered_ns, Ktime::ktime_get().to_ns());
         Ok(())
     }
 }

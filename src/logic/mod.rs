@@ -8,6 +8,7 @@
 
 pub mod bandwidth;
 pub mod bool_param;
+pub mod cost;
 pub mod endbr;
 pub mod percentiles;
 pub mod published;

@@ -79,6 +79,17 @@ start_workload() {
 	echo $!
 }
 
+# uptime_cs: the guest's uptime in hundredths of a second.
+uptime_cs() {
+	read up _ < /proc/uptime
+	echo "${up%.*}${up#*.}" | sed 's/^0*//; s/^$/0/'
+}
+
+# cpu_ticks PID: user plus system time of a task, in clock ticks (1/100 s).
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
 # figure NAME VALUE: a number for the run's summary (tests/run-vm-tests.sh adds them up).
 figure() {
 	echo "figure: $1 $2"

@@ -6,14 +6,16 @@ bandwidth_nonzero() { [ "$(cat $P/estimated_memory_bandwidth)" -gt 0 ]; }
 one_kdamond() { [ "$(kdamond_pids | wc -l)" -eq 1 ]; }
 
 workload=$(start_workload)
-t0=$(date +%s)
+t0=$(uptime_cs)
 check "modprobe damon_stat enabled=Y" modprobe damon_stat enabled=Y
 check "enabled reads Y" [ "$(cat $P/enabled)" = Y ]
 check "one kdamond runs" one_kdamond
 check "kdamond_pid is the running kdamond" [ "$(cat $P/kdamond_pid)" = "$(kdamond_pids)" ]
 
 if wait_until 10 bandwidth_nonzero; then
-	pass "bandwidth non-zero $(($(date +%s) - t0)) s after enabling: $(cat $P/estimated_memory_bandwidth) B/s"
+	first_cs=$(($(uptime_cs) - t0))
+	pass "bandwidth non-zero $((first_cs / 100)).$((first_cs % 100 / 10)) s after enabling: $(cat $P/estimated_memory_bandwidth) B/s"
+	figure first-results-ms $((first_cs * 10))
 else
 	fail "bandwidth still zero 10 s after enabling"
 fi
@@ -48,10 +50,31 @@ for ro in estimated_memory_bandwidth memory_idle_ms_percentiles aggr_interval_us
 	if write_param $ro 5 >/dev/null; then fail "$ro accepted a write"; else pass "$ro rejects writes"; fi
 done
 
+pid=$(cat $P/kdamond_pid)
+ticks=$(cpu_ticks "$pid")
+ran_cs=$(($(uptime_cs) - t0))
+echo "kdamond CPU time: $ticks ticks of 10 ms in $((ran_cs / 100)) s of monitoring" \
+	"($((ticks * 1000 / ran_cs)) per mille of one CPU, under TCG emulation)"
+figure kdamond-cpu-permille $((ticks * 1000 / ran_cs))
+
 check "writing N stops" write_param enabled N
 check "enabled reads N" [ "$(cat $P/enabled)" = N ]
 check "no kdamond left" wait_until 5 no_kdamond
 check "kdamond_pid reads -1" [ "$(cat $P/kdamond_pid)" = -1 ]
+# The stop summary: what the kdamond callback cost, timed in the kernel.
+summary=$(dmesg | grep 'damon_stat: stopped:' | tail -n 1)
+echo "kernel log: ${summary#*] }"
+summary_field() { echo "$summary" | sed -n "s/.*$1.*/\1/p"; }
+refreshes=$(summary_field ' \([0-9]*\) refreshes')
+check "the stop logged a summary with at least one refresh" [ "${refreshes:-0}" -ge 1 ]
+figure callback-avg-ns "$(summary_field 'callback avg \([0-9]*\) ns')"
+figure callback-max-ns "$(summary_field 'callback avg [0-9]* ns, max \([0-9]*\) ns')"
+figure refresh-avg-ns "$(summary_field 'refreshes (avg \([0-9]*\) ns')"
+figure refresh-max-ns "$(summary_field 'refreshes (avg [0-9]* ns, max \([0-9]*\) ns')"
+# The module's KUnit suite timed a refresh of max_nr_regions regions when it loaded.
+timed=$(dmesg | grep 'damon_stat: kunit: refresh of' | tail -n 1)
+echo "kernel log: ${timed#*] }"
+figure refresh-1000-regions-ns "$(echo "$timed" | sed -n 's/.*regions: \([0-9]*\) ns per refresh.*/\1/p')"
 check "writing Y restarts" write_param enabled Y
 check "enabled reads Y again" [ "$(cat $P/enabled)" = Y ]
 check "one kdamond again" one_kdamond

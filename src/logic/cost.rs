@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Running totals of how long something took, for the summary logged at stop.
+
+/// Count, total and maximum of a series of durations in nanoseconds; saturating.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// How many durations were recorded.
+    pub count: u64,
+    /// Their sum.
+    pub total_ns: u64,
+    /// The longest one.
+    pub max_ns: u64,
+}
+
+impl Cost {
+    /// Records the duration from `start_ns` to `end_ns` of a monotonic clock; a clock
+    /// that went backwards counts as 0.
+    pub fn record(&mut self, start_ns: i64, end_ns: i64) {
+        let ns = u64::try_from(end_ns.saturating_sub(start_ns)).unwrap_or(0);
+        self.count = self.count.saturating_add(1);
+        self.total_ns = self.total_ns.saturating_add(ns);
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    /// The mean duration, 0 when nothing was recorded.
+    pub fn avg_ns(&self) -> u64 {
+        self.total_ns.checked_div(self.count).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed() {
+        let mut cost = Cost::default();
+        assert_eq!(cost.avg_ns(), 0);
+        cost.record(100, 400);
+        cost.record(1_000, 1_100);
+        cost.record(5, 5);
+        // (300 + 100 + 0) / 3 = 133.
+        assert_eq!(
+            cost,
+            Cost {
+                count: 3,
+                total_ns: 400,
+                max_ns: 300
+            }
+        );
+        assert_eq!(cost.avg_ns(), 133);
+    }
+
+    #[test]
+    fn backwards_and_extreme_clocks() {
+        let mut cost = Cost::default();
+        cost.record(10, 5);
+        assert_eq!(cost.max_ns, 0);
+        // The difference saturates at i64::MAX; two of them sum to 2^64 - 2, a third
+        // saturates the total.
+        cost.record(i64::MIN, i64::MAX);
+        cost.record(i64::MIN, i64::MAX);
+        assert_eq!(cost.total_ns, u64::MAX - 1);
+        cost.record(i64::MIN, i64::MAX);
+        assert_eq!(cost.total_ns, u64::MAX);
+        assert_eq!(cost.max_ns, i64::MAX as u64);
+        assert_eq!(cost.count, 4);
+    }
+}
