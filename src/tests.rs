@@ -5,8 +5,8 @@
 //!
 //! KUnit runs it when the module is loaded; `make check` fails on any `not ok`.
 
-use crate::ffi::damon::{self, Context, DamonApi};
-use crate::ffi::kunit::{kunit_expect, kunit_expect_eq, kunit_suite, Test};
+use crate::ffi::damon::{self, AggregationHandler, Attrs, Context, DamonApi, Running, Window};
+use crate::ffi::kunit::{kunit_expect, kunit_expect_eq, kunit_suite, sleep_ms, Test};
 use crate::ffi::params;
 use crate::ffi::symbols::{self, Kallsyms};
 use crate::logic::bool_param::parse_bool;
@@ -17,7 +17,7 @@ use crate::logic::region::RegionSample;
 use crate::logic::tuner::{Intervals, IntervalsGoal, Tuner};
 use crate::monitor::{StatHandler, ATTRS};
 use kernel::c_str;
-use kernel::error::code::{EINVAL, EPERM};
+use kernel::error::code::{EBUSY, EINTR, EINVAL, EPERM};
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::time::Ktime;
@@ -32,6 +32,8 @@ kunit_suite!(
         missing_symbols_fail_cleanly,
         system_ram_span_covers_memory,
         paddr_context_is_built_and_freed,
+        kdamond_stopped_right_after_start_is_reaped,
+        kdamond_that_stops_on_its_own_is_reaped,
         context_rejects_an_empty_range,
         parse_bool_matches_kstrtobool,
         refresh_computes_percentiles_and_bandwidth,
@@ -158,6 +160,82 @@ fn paddr_context_is_built_and_freed(test: &mut Test) {
     let context = Context::new_paddr(api, ATTRS, span, handler);
     kunit_expect!(test, context.is_ok());
     // Dropping it frees the context, its target and its regions.
+}
+
+/// Counts its aggregation windows and stops kdamond at the end of the first one.
+struct StopAtFirstWindow {
+    windows: u32,
+}
+
+impl AggregationHandler for StopAtFirstWindow {
+    fn after_aggregation(&mut self, _window: &mut Window<'_>) -> Result {
+        self.windows = self.windows.saturating_add(1);
+        // A non-zero return from the callback makes kdamond leave its loop and exit.
+        Err(EINTR)
+    }
+}
+
+/// Starts a context over all System RAM whose kdamond stops after one window of 2 ms.
+///
+/// `None` (and the test skipped) when another DAMON user runs: damon_stat itself when it
+/// was loaded with `enabled=Y`, since its monitoring is exclusive.
+fn start_stop_at_first_window(test: &mut Test) -> Option<Running<StopAtFirstWindow>> {
+    let (Ok(api), Some(span)) = (DamonApi::resolve(), damon::system_ram_span()) else {
+        kunit_expect!(test, false);
+        return None;
+    };
+    let attrs = Attrs {
+        intervals: Intervals {
+            sample_us: 1_000,
+            aggr_us: 2_000,
+        },
+        ops_update_us: 60_000_000,
+        min_nr_regions: 3,
+        max_nr_regions: 10,
+    };
+    let Ok(context) = Context::new_paddr(api, attrs, span, StopAtFirstWindow { windows: 0 }) else {
+        kunit_expect!(test, false);
+        return None;
+    };
+    match context.start() {
+        Ok(running) => Some(running),
+        Err(e) if e == EBUSY => {
+            test.skip("another DAMON user runs (damon_stat loaded with enabled=Y?)");
+            None
+        }
+        Err(_) => {
+            kunit_expect!(test, false);
+            None
+        }
+    }
+}
+
+fn kdamond_stopped_right_after_start_is_reaped(test: &mut Test) {
+    let Some(running) = start_stop_at_first_window(test) else {
+        return;
+    };
+    kunit_expect!(test, running.kdamond_pid().is_some());
+    // Stopped at once, maybe before kdamond got to `before_start`: `stop()` must still
+    // wait for its exit and hand the context back, which is then freed.
+    let stopped = running.stop();
+    kunit_expect!(test, stopped.handler().windows <= 1);
+}
+
+fn kdamond_that_stops_on_its_own_is_reaped(test: &mut Test) {
+    let Some(running) = start_stop_at_first_window(test) else {
+        return;
+    };
+    // The first window ends after 2 ms; give kdamond 2 s to end on its own.
+    let mut waited_ms = 0;
+    while running.is_running() && waited_ms < 2_000 {
+        sleep_ms(10);
+        waited_ms += 10;
+    }
+    kunit_expect!(test, !running.is_running());
+    kunit_expect_eq!(test, running.kdamond_pid(), None);
+    // The exited kdamond is reaped (its exit waited for, once) and the context freed.
+    let stopped = running.stop();
+    kunit_expect_eq!(test, stopped.handler().windows, 1u32);
 }
 
 fn context_rejects_an_empty_range(test: &mut Test) {

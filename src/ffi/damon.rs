@@ -208,10 +208,41 @@ impl Window<'_> {
     }
 }
 
-/// What `damon_ctx.callback.private` points to.
+/// What `damon_ctx.callback.private` points to: allocated by [`Context::new_paddr()`],
+/// freed by [`Context`]'s `Drop`.
+///
+/// Each side touches only its own fields, through raw pointers, never a reference to the
+/// whole: kdamond uses `api` and `handler` in its callbacks and writes `kdamond` once in
+/// `before_start`; the owner reads `handler` only while no kdamond runs, and takes
+/// `kdamond` only once kdamond has passed `before_start` (see [`Running::reap()`]).
 struct CallbackData<H> {
     api: DamonApi,
+    /// kdamond's own task, recorded by kdamond in `before_start`.
+    kdamond: Option<ARef<Task>>,
     handler: H,
+}
+
+/// kdamond's `before_start` callback: records kdamond's task.
+///
+/// 6.12's `kdamond_fn()` calls it before any of its exit paths, so however soon kdamond
+/// ends, its owner can wait for its complete exit (see [`Running::reap()`]).
+///
+/// # Safety
+///
+/// `ctx` must be a context built by [`Context::new_paddr()`] with handler type `H`, called
+/// from its kdamond.
+unsafe extern "C" fn before_start<H: AggregationHandler>(ctx: *mut bindings::damon_ctx) -> c_int {
+    let task = ARef::from(&*kernel::current!());
+    // SAFETY: `callback.private` points to the live `CallbackData<H>` of this context
+    // (the caller's contract); the owner does not touch `kdamond` before kdamond has
+    // passed this point, which is ordered by `kdamond_lock` or kdamond's exit.
+    let old = unsafe {
+        let data = (*ctx).callback.private.cast::<CallbackData<H>>();
+        core::ptr::replace(addr_of_mut!((*data).kdamond), Some(task))
+    };
+    // Only a restarted context had one, and `Running::reap()` took it.
+    drop(old);
+    0
 }
 
 /// kdamond's `after_aggregation` callback: runs the context's handler.
@@ -224,17 +255,18 @@ unsafe extern "C" fn after_aggregation<H: AggregationHandler>(
     ctx: *mut bindings::damon_ctx,
 ) -> c_int {
     // SAFETY: kdamond calls this with the context that `Context::new_paddr()` built, whose
-    // `callback.private` points to a live `CallbackData<H>` that nothing else accesses
-    // while kdamond runs (the owner waits for kdamond's exit before touching it).
-    let (ctx, data) = unsafe {
-        let data = &mut *(*ctx).callback.private.cast::<CallbackData<H>>();
-        (NonNull::new_unchecked(ctx), data)
+    // `callback.private` points to a live `CallbackData<H>`; while kdamond runs, only
+    // kdamond uses its `api` and `handler` fields.
+    let (ctx, api, handler) = unsafe {
+        let data = (*ctx).callback.private.cast::<CallbackData<H>>();
+        (
+            NonNull::new_unchecked(ctx),
+            &*addr_of!((*data).api),
+            &mut *addr_of_mut!((*data).handler),
+        )
     };
-    let mut window = Window {
-        ctx,
-        api: &data.api,
-    };
-    match data.handler.after_aggregation(&mut window) {
+    let mut window = Window { ctx, api };
+    match handler.after_aggregation(&mut window) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -243,7 +275,9 @@ unsafe extern "C" fn after_aggregation<H: AggregationHandler>(
 /// A built DAMON context that is not running. Dropping it frees it.
 pub(crate) struct Context<H: AggregationHandler> {
     ctx: NonNull<bindings::damon_ctx>,
-    data: KBox<CallbackData<H>>,
+    api: DamonApi,
+    /// A leaked `KBox<CallbackData<H>>`, shared with kdamond through `callback.private`.
+    data: NonNull<CallbackData<H>>,
 }
 
 // SAFETY: The context is only used through `&mut self` or by value, and its handler is
@@ -259,11 +293,25 @@ impl<H: AggregationHandler> Context<H> {
         (start, end): (u64, u64),
         handler: H,
     ) -> Result<Self> {
-        let data = KBox::new(CallbackData { api, handler }, GFP_KERNEL)?;
+        if start >= end {
+            return Err(EINVAL);
+        }
+        let data = KBox::new(
+            CallbackData {
+                api,
+                kdamond: None,
+                handler,
+            },
+            GFP_KERNEL,
+        )?;
         // SAFETY: `damon_new_ctx()` has no preconditions.
         let ctx = NonNull::new(unsafe { (api.new_ctx)() }).ok_or(ENOMEM)?;
-        // From here on, dropping `this` frees the context on every error path.
-        let mut this = Self { ctx, data };
+        // From here on, dropping `this` frees the context and the data on every error path.
+        let this = Self {
+            ctx,
+            api,
+            data: NonNull::from(KBox::leak(data)),
+        };
 
         let mut damon_attrs = bindings::damon_attrs {
             sample_interval: attrs.intervals.sample_us as usize,
@@ -291,11 +339,9 @@ impl<H: AggregationHandler> Context<H> {
                 start: start as usize,
                 end: end as usize,
             };
-            if start >= end {
-                return Err(EINVAL);
-            }
             to_result((api.set_regions)(target, &mut range, 1))?;
-            (*ptr).callback.private = addr_of_mut!(*this.data).cast::<c_void>();
+            (*ptr).callback.private = this.data.as_ptr().cast::<c_void>();
+            (*ptr).callback.before_start = Some(before_start::<H>);
             (*ptr).callback.after_aggregation = Some(after_aggregation::<H>);
         }
         Ok(this)
@@ -303,7 +349,9 @@ impl<H: AggregationHandler> Context<H> {
 
     /// The callback handler, while no kdamond uses it.
     pub(crate) fn handler(&self) -> &H {
-        &self.data.handler
+        // SAFETY: `data` is live until `Drop`; no kdamond runs on a `Context` (never
+        // started, or `Running::reap()` waited for its exit), so nothing writes it.
+        unsafe { &*addr_of!((*self.data.as_ptr()).handler) }
     }
 
     /// Starts kdamond on this context, exclusively of any other DAMON user.
@@ -313,33 +361,20 @@ impl<H: AggregationHandler> Context<H> {
     pub(crate) fn start(self) -> Result<Running<H>> {
         let mut ptr = self.ctx.as_ptr();
         // SAFETY: `ptr` is a fully built context that is not running.
-        to_result(unsafe { (self.data.api.start)(&mut ptr, 1, true) })?;
-        // Keep a reference to kdamond's task, so that stopping can wait for its complete
-        // exit even when it ends on its own: kdamond still touches the context after it
-        // stops counting as running.
-        // SAFETY: `kdamond_lock` guards `kdamond`: while it is non-null under the lock,
-        // the task has not exited and its reference count is non-zero.
-        let kdamond = unsafe {
-            let lock = addr_of_mut!((*ptr).kdamond_lock).cast::<kernel::bindings::mutex>();
-            kernel::bindings::mutex_lock(lock);
-            let task = (*ptr).kdamond;
-            let task_ref = (!task.is_null()).then(|| ARef::from(&*task.cast::<Task>()));
-            kernel::bindings::mutex_unlock(lock);
-            task_ref
-        };
-        Ok(Running {
-            context: self,
-            kdamond,
-        })
+        to_result(unsafe { (self.api.start)(&mut ptr, 1, true) })?;
+        Ok(Running { context: self })
     }
 }
 
 impl<H: AggregationHandler> Drop for Context<H> {
     fn drop(&mut self) {
         // SAFETY: The context was built by `damon_new_ctx()` and no kdamond runs on it
-        // (never started, or `Running::drop()` waited for kdamond's exit); this is the
+        // (never started, or `Running::reap()` waited for kdamond's exit); this is the
         // only place that frees it and `Drop` runs once.
-        unsafe { (self.data.api.destroy_ctx)(self.ctx.as_ptr()) };
+        unsafe { (self.api.destroy_ctx)(self.ctx.as_ptr()) };
+        // SAFETY: `data` comes from `KBox::leak()` in `new_paddr()` and nothing uses it
+        // any more: the context that pointed to it is gone.
+        drop(unsafe { KBox::from_raw(self.data.as_ptr()) });
     }
 }
 
@@ -347,20 +382,19 @@ impl<H: AggregationHandler> Drop for Context<H> {
 /// exit, then frees the context.
 pub(crate) struct Running<H: AggregationHandler> {
     context: Context<H>,
-    kdamond: Option<ARef<Task>>,
 }
 
 impl<H: AggregationHandler> Running<H> {
     /// Whether kdamond still runs; it may have stopped on its own.
     pub(crate) fn is_running(&self) -> bool {
         // SAFETY: The context is valid; `damon_is_running()` takes its `kdamond_lock`.
-        unsafe { (self.context.data.api.is_running)(self.context.ctx.as_ptr()) }
+        unsafe { (self.context.api.is_running)(self.context.ctx.as_ptr()) }
     }
 
     /// kdamond's PID, or `None` when it no longer runs.
     pub(crate) fn kdamond_pid(&self) -> Option<i32> {
         // SAFETY: As in `is_running()`.
-        let pid = unsafe { (self.context.data.api.kdamond_pid)(self.context.ctx.as_ptr()) };
+        let pid = unsafe { (self.context.api.kdamond_pid)(self.context.ctx.as_ptr()) };
         (pid > 0).then_some(pid)
     }
 
@@ -372,15 +406,51 @@ impl<H: AggregationHandler> Running<H> {
         unsafe { core::ptr::read(&this.context) }
     }
 
+    /// Stops kdamond if it still runs and waits for its complete exit.
+    ///
+    /// kdamond still touches the context after it clears `ctx->kdamond` (it unlocks
+    /// `kdamond_lock`), so `damon_is_running()` turning false is not enough to free it:
+    /// this waits for the thread itself to be gone. `kthread_stop()` asks a running
+    /// kdamond to stop and waits for its exit, and returns once the exit is complete for
+    /// one that ended on its own; it must be called once per thread (it consumes the
+    /// exit completion).
     fn reap(&mut self) {
-        if let Some(task) = self.kdamond.take() {
-            // `kthread_stop()` asks kdamond to stop (it checks `kthread_should_stop()`)
-            // and waits for the thread's exit, also when it already exited on its own:
-            // our task reference keeps its `struct kthread` alive.
-            // SAFETY: `task` is a kthread we hold a reference to.
-            unsafe { bindings::kthread_stop((&*task as *const Task).cast_mut().cast()) };
+        let ctx = self.context.ctx.as_ptr();
+        // SAFETY: `kdamond_lock` guards `kdamond`: while it is non-null under the lock,
+        // kdamond has not exited and its task's reference count is non-zero.
+        let running = unsafe {
+            let lock = addr_of_mut!((*ctx).kdamond_lock).cast::<kernel::bindings::mutex>();
+            kernel::bindings::mutex_lock(lock);
+            let task = (*ctx).kdamond;
+            let task_ref = (!task.is_null()).then(|| ARef::from(&*task.cast::<Task>()));
+            kernel::bindings::mutex_unlock(lock);
+            task_ref
+        };
+        if let Some(task) = &running {
+            // SAFETY: `task` is a kthread we hold a reference to, stopped once here.
+            unsafe { bindings::kthread_stop(task_ptr(task)) };
+        }
+        // kdamond wrote `kdamond` in `before_start`, before it cleared `ctx->kdamond`
+        // under the lock taken above (if that read null), or before the exit that
+        // `kthread_stop()` just waited for: either way the write is visible and final.
+        // SAFETY: `data` is live, and kdamond no longer writes this field (see above).
+        let recorded = unsafe {
+            core::ptr::replace(addr_of_mut!((*self.context.data.as_ptr()).kdamond), None)
+        };
+        if running.is_none() {
+            if let Some(task) = &recorded {
+                // kdamond ended on its own, maybe just now: wait for its exit to complete.
+                // SAFETY: As above; not stopped before, since `running` was `None`.
+                unsafe { bindings::kthread_stop(task_ptr(task)) };
+            }
         }
     }
+}
+
+/// The C task behind `task`, for functions that take a `struct task_struct *`.
+fn task_ptr(task: &Task) -> *mut bindings::task_struct {
+    // `Task` is a transparent wrapper of `struct task_struct`.
+    core::ptr::from_ref(task).cast_mut().cast()
 }
 
 impl<H: AggregationHandler> Drop for Running<H> {

@@ -77,6 +77,26 @@ impl Test {
         unsafe { (*self.test.as_ptr()).status = bindings::kunit_status_KUNIT_FAILURE };
     }
 
+    /// Marks the test skipped, with `reason` as KTAP's `# SKIP` comment.
+    pub(crate) fn skip(&mut self, reason: &str) {
+        // SAFETY: `test` is KUnit's live test for the duration of the case, and only
+        // this case's thread writes it.
+        let test = unsafe { &mut *self.test.as_ptr() };
+        test.status = bindings::kunit_status_KUNIT_SKIPPED;
+        // Truncated if need be, always leaving a NUL at the end.
+        let room = test.status_comment.len().saturating_sub(1);
+        for (dst, &src) in test
+            .status_comment
+            .iter_mut()
+            .zip(reason.as_bytes().iter().take(room))
+        {
+            *dst = src;
+        }
+        if let Some(end) = test.status_comment.get_mut(reason.len().min(room)) {
+            *end = 0;
+        }
+    }
+
     /// Checks `ok`; logs `what` and fails the test otherwise. Returns `ok`.
     pub(crate) fn expect(&mut self, ok: bool, what: &str, file: &str, line: u32) -> bool {
         if !ok {
@@ -84,6 +104,12 @@ impl Test {
         }
         ok
     }
+}
+
+/// Sleeps for `ms` milliseconds; KUnit runs each case in a kernel thread that may sleep.
+pub(crate) fn sleep_ms(ms: u32) {
+    // SAFETY: `msleep()` only sleeps; test cases run in process context.
+    unsafe { kernel::bindings::msleep(ms) };
 }
 
 /// Runs a case function on KUnit's test.
