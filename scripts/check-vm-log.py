@@ -22,12 +22,25 @@ FAILURES = [
     (re.compile(r"^WARNING:|\bWARNING: CPU:"), "WARNING"),
     (re.compile(r"KASAN"), "KASAN"),
     (re.compile(r"kmemleak: \d+ new suspected memory leaks|unreferenced object"), "kmemleak"),
+    # Lockdep's reports (most also start with WARNING: or BUG:), not its boot notices
+    # such as "RCU lockdep checking is enabled".
     (re.compile(r"possible circular locking|possible recursive locking|"
-                r"inconsistent lock state|lockdep"), "lockdep"),
+                r"inconsistent lock state|possible irq lock inversion|"
+                r"suspicious RCU usage|DEBUG_LOCKS_WARN_ON|bad unlock balance|"
+                r"held lock freed|lock held when returning to user space|"
+                r"lockdep is turned off"), "lockdep"),
     (re.compile(r"panicked at|Kernel panic"), "panic"),
     (re.compile(r"UBSAN:"), "UBSAN"),
     (re.compile(r"INFO: task .* blocked for more than|rcu: INFO: .*stall"), "hang"),
 ]
+
+
+def failure_kind(line):
+    """The kind of failure a kernel log line reports, or None."""
+    for pattern, kind in FAILURES:
+        if pattern.search(line):
+            return kind
+    return None
 
 
 def main():
@@ -47,10 +60,9 @@ def main():
             if not m:
                 continue
             line = m.group(1)
-            for pattern, kind in FAILURES:
-                if pattern.search(line):
-                    failures.append(f"{kind}: {raw}")
-                    break
+            kind = failure_kind(line)
+            if kind:
+                failures.append(f"{kind}: {raw}")
             t = TOTALS.search(line)
             if t:
                 totals = [a + int(b) for a, b in zip(totals, t.groups())]

@@ -18,6 +18,9 @@ step "cargo test (host: the shared logic)"
 unset RUSTC
 cargo test --quiet 2>&1
 
+step "python3 -m unittest (host: the rig's kernel log checker)"
+python3 -m unittest discover -s tests/rig -p 'test_*.py'
+
 if cargo clippy --version >/dev/null 2>&1; then
 	step "cargo clippy (host)"
 	cargo clippy --quiet --all-targets -- -D warnings
