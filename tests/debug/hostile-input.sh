@@ -78,7 +78,7 @@ bad '99999999999999999999999999\n'
 bad '-9223372036854775809\n'
 bad '%%s%%n%%x\n'
 bad '$(reboot)\n'
-bad 'null\n'
+bad '(null)\n'                 # not 'null': kstrtobool reads its n as false
 head -c 4096 /dev/zero | tr '\0' x > /tmp/bad/4k-x; n=$((n + 1))
 head -c 4095 /dev/zero | tr '\0' ' ' > /tmp/bad/4k-space; n=$((n + 1))
 head -c 8192 /dev/zero | tr '\0' z > /tmp/bad/8k-z; n=$((n + 1))

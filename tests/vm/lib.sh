@@ -41,13 +41,13 @@ kdamond_pids() {
 
 # wait_until SECONDS COMMAND...: polls every 0.2 s; fails after SECONDS.
 wait_until() {
-	limit=$(($1 * 5))
+	# Local, so that a caller's loop variable survives (busybox sh has `local`).
+	local polls=$(($1 * 5)) poll=0
 	shift
-	i=0
-	while [ "$i" -lt "$limit" ]; do
+	while [ "$poll" -lt "$polls" ]; do
 		"$@" && return 0
 		sleep 0.2
-		i=$((i + 1))
+		poll=$((poll + 1))
 	done
 	return 1
 }
