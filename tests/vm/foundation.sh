@@ -4,6 +4,11 @@
 # vm-expect-suite: damon_stat
 . /guest/lib.sh
 
+# modinfo describes every parameter (busybox prints "parm: NAME:DESCRIPTION").
+for p in enabled estimated_memory_bandwidth memory_idle_ms_percentiles aggr_interval_us kdamond_pid; do
+	check "modinfo describes $p" sh -c "modinfo damon_stat | grep -Eq '^parm: +$p:.{10,}'"
+done
+check "modinfo: license GPL" sh -c "modinfo damon_stat | grep -Eq '^license: +GPL$'"
 check "modprobe damon_stat" modprobe damon_stat
 check "module is listed" grep -q '^damon_stat ' /proc/modules
 for p in enabled estimated_memory_bandwidth memory_idle_ms_percentiles aggr_interval_us kdamond_pid; do
