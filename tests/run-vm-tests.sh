@@ -68,7 +68,9 @@ for test in "$tests_dir"/*.sh; do
 	fi
 done
 [ ${#failed_names[@]} -eq 0 ] || note "failed: ${failed_names[*]}"
-if cat "$outputs"/*.out 2>/dev/null | grep -q '^figure: '; then
+# grep reads the files itself: `cat | grep -q` fails under pipefail when grep stops
+# at its first match and cat gets SIGPIPE.
+if grep -qh '^figure: ' "$outputs"/*.out 2>/dev/null; then
 	echo "figures (summed over the runs):"
 	cat "$outputs"/*.out | sed -n 's/^figure: \([^ ]*\) \([0-9]*\)$/\1 \2/p' |
 		awk '{ sum[$1] += $2 } END { for (k in sum) printf "  %-28s %d\n", k, sum[k] }' | sort
