@@ -76,6 +76,5 @@ demo: module
 # Without building a kernel to ask kbuild: these are the files an out-of-tree build makes.
 clean:
 	rm -f src/*.o src/*.ko src/*.mod src/*.mod.c src/.*.cmd src/damon_bindings_generated.rs \
-		.damon_stat-kdir \
 		Module.symvers modules.order .module-common.o .*.cmd
 	cargo clean 2>/dev/null || true

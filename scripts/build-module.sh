@@ -47,24 +47,14 @@ if [ -n "${RUSTC:-}" ]; then
 fi
 module_src=${MODULE_SRC:-$REPO_ROOT}
 
-# kbuild does not notice that KDIR changed: the commands of an external module name the
-# tree as ".", and the new tree's files are older than the objects. A module built
-# against one tree and relinked for another oopses (struct layouts differ), so build
-# files of another tree are cleaned first.
-kdir_abs=$(cd "$kdir" && pwd -P)
-stamp=$module_src/.damon_stat-kdir
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" != "$kdir_abs" ]; then
-	step "the last build was against $(cat "$stamp"): cleaning its build files first"
-	make -s -C "$kdir" M="$module_src" "${make_args[@]}" clean
-fi
-rm -f "$stamp"
-
 step "building damon_stat.ko against $kdir${DAMON_STAT_ENABLED_DEFAULT:+ (DAMON_STAT_ENABLED_DEFAULT=$DAMON_STAT_ENABLED_DEFAULT)}"
 make -C "$kdir" M="$module_src" "${make_args[@]}" \
 	DAMON_STAT_ENABLED_DEFAULT="${DAMON_STAT_ENABLED_DEFAULT:-n}" "$@" modules
 
 # The bindings must describe this tree: `struct mutex` (which lock debugging changes) as
-# generated for the module must be the kernel's own.
+# generated for the module must be the kernel's own. Kbuild regenerates them when KDIR
+# changes (its bindgen command names the tree by absolute path), and the Rust object,
+# which depends on them, with them; this catches any way that could still go stale.
 struct_mutex() {
 	awk '/^pub struct mutex \{/ { on = 1 } on { print } on && /^\}/ { exit }' "$1"
 }
@@ -73,4 +63,3 @@ theirs=$(struct_mutex "$kdir/rust/bindings/bindings_generated.rs")
 [ -n "$ours" ] && [ "$ours" = "$theirs" ] ||
 	die "the module's bindings do not match KDIR=$kdir (struct mutex differs): stale build
 files of another tree? Run 'make clean' and build again."
-echo "$kdir_abs" >"$stamp"
