@@ -3,7 +3,7 @@
 //! `damon-stat-exporter`: serves DAMON_STAT's statistics on `/metrics`, or writes them
 //! to a file for node_exporter's textfile collector.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -13,6 +13,15 @@ use damon_stat_exporter::stats::{read, Reading, Roots};
 use damon_stat_exporter::textfile::write_atomic;
 
 const NAME: &str = "damon-stat-exporter";
+
+/// Logs a line on stderr. Unlike `eprintln!`, never panics when stderr is gone (a closed
+/// pipe, a restarted log daemon): the exporter must keep serving.
+macro_rules! log {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "{NAME}: {}", format_args!($($arg)*));
+    }};
+}
 
 /// DAMON_STAT's statistics (damon_stat on 6.12, built-in DAMON_STAT on 6.17+) for
 /// Prometheus. Reads /sys/module/damon_stat/parameters/ on every scrape.
@@ -63,9 +72,9 @@ impl Scraper {
         };
         if problem != self.last_problem {
             match &problem {
-                Some(p) => eprintln!("{NAME}: {p}"),
+                Some(p) => log!("{p}"),
                 None if self.last_problem.is_some() => {
-                    eprintln!("{NAME}: DAMON_STAT's parameters read fine again")
+                    log!("DAMON_STAT's parameters read fine again")
                 }
                 None => {}
             }
@@ -79,13 +88,13 @@ fn serve(listen: &str, scraper: &mut Scraper) -> ExitCode {
     let server = match tiny_http::Server::http(listen) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("{NAME}: cannot listen on {listen}: {e}");
+            log!("cannot listen on {listen}: {e}");
             return ExitCode::FAILURE;
         }
     };
     match server.server_addr().to_ip() {
-        Some(addr) => eprintln!("{NAME}: serving http://{addr}/metrics"),
-        None => eprintln!("{NAME}: serving on {listen}"),
+        Some(addr) => log!("serving http://{addr}/metrics"),
+        None => log!("serving on {listen}"),
     }
     let content_type = tiny_http::Header::from_bytes("Content-Type", CONTENT_TYPE)
         .expect("a constant, valid header");
@@ -113,10 +122,10 @@ fn serve(listen: &str, scraper: &mut Scraper) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn write_textfile(path: &PathBuf, interval: Option<u64>, scraper: &mut Scraper) -> ExitCode {
+fn write_textfile(path: &Path, interval: Option<u64>, scraper: &mut Scraper) -> ExitCode {
     loop {
         if let Err(e) = write_atomic(path, &scraper.scrape()) {
-            eprintln!("{NAME}: cannot write {}: {e}", path.display());
+            log!("cannot write {}: {e}", path.display());
             if interval.is_none() {
                 return ExitCode::FAILURE;
             }

@@ -56,7 +56,7 @@ pub enum Reading {
     /// built-in DAMON_STAT.
     Absent,
     /// The module's values.
-    Present(Stats),
+    Present(Box<Stats>),
 }
 
 /// A file that could not be read or parsed, with what was wrong.
@@ -137,14 +137,14 @@ pub fn read(roots: &Roots) -> Result<Reading, ReadError> {
         None => return Err(error(&meminfo, "missing (is procfs mounted?)")),
     };
 
-    Ok(Reading::Present(Stats {
+    Ok(Reading::Present(Box::new(Stats {
         enabled,
         bandwidth_bytes_per_second,
         idle_ms_percentiles,
         aggr_interval_us,
         kdamond_pid,
         mem_total_bytes,
-    }))
+    })))
 }
 
 fn error(path: &Path, problem: impl Into<String>) -> ReadError {
