@@ -5,7 +5,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Replaces `path` with `contents` atomically; readers see the old or the new file whole.
@@ -33,6 +33,8 @@ pub fn write_atomic(path: &Path, contents: &str) -> io::Result<()> {
             .truncate(true)
             .mode(0o644)
             .open(&tmp)?;
+        // Readable by node_exporter whatever the umask (the systemd unit sets 0077).
+        file.set_permissions(fs::Permissions::from_mode(0o644))?;
         file.write_all(contents.as_bytes())?;
         file.sync_all()?;
         fs::rename(&tmp, path)
