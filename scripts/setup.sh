@@ -10,6 +10,8 @@ PACKAGES=(
 	clang lld llvm libclang-dev
 	flex bison bc make libelf-dev libssl-dev cpio kmod xz-utils gzip
 	qemu-system-x86 busybox-static python3
+	# systemd-analyze checks the exporter's unit (tools/exporter/tests/systemd_unit.rs).
+	systemd
 )
 
 missing=()
