@@ -94,10 +94,6 @@ fn textfile_once(root: &Path) -> (Series, String) {
     )
 }
 
-fn mib(kib: u64) -> f64 {
-    (kib * 1024) as f64
-}
-
 /// The percentiles file of a fixture, in seconds.
 fn fixture_percentiles_seconds(root: &Path) -> Vec<f64> {
     let text = fs::read_to_string(
@@ -143,79 +139,87 @@ fn idle_percents(series: &Series, mem_total: f64) -> [f64; 4] {
     })
 }
 
+/// What a fixture of one kernel must give.
+struct Expected {
+    fixture: &'static str,
+    enabled: f64,
+    kdamond_pid: Option<f64>,
+    bandwidth: f64,
+    aggregation_interval: Option<f64>,
+    mem_total_kib: u64,
+    /// Percent of MemTotal idle for at least 1 s, 10 s, 1 min, 10 min.
+    idle_percents: [f64; 4],
+    accessed_ratio: f64,
+}
+
+const KERNELS: [Expected; 3] = [
+    // The regions: 12.5 % accessed, 10 % idle 4.8 s, 15 % 12 s, 25 % 96 s, 27.5 % 12 min,
+    // 10 % 30 min. Idle shares round up to whole percents, the accessed share down.
+    Expected {
+        fixture: "damon_stat-6.12",
+        enabled: 1.0,
+        kdamond_pid: Some(87.0),
+        bandwidth: 1341231104.0,
+        aggregation_interval: Some(0.4),
+        mem_total_kib: 2014548,
+        idle_percents: [88.0, 78.0, 63.0, 38.0],
+        accessed_ratio: 0.12,
+    },
+    // Stopped after a run: the last values stay, the pid is -1. 3 % at -6.5 s, 7 % at
+    // -0.65 s, 60 % idle 1.95 s, 30 % idle 65 s.
+    Expected {
+        fixture: "upstream-7.3",
+        enabled: 0.0,
+        kdamond_pid: Some(-1.0),
+        bandwidth: 21474836480.0,
+        aggregation_interval: Some(0.65),
+        mem_total_kib: 65844360,
+        idle_percents: [90.0, 30.0, 30.0, 0.0],
+        accessed_ratio: 0.1,
+    },
+    // No aggr_interval_us nor kdamond_pid; accessed memory as idle 0 ms: 20 % of it, 50 %
+    // idle 15 s, 30 % 5 min.
+    Expected {
+        fixture: "upstream-6.17",
+        enabled: 1.0,
+        kdamond_pid: None,
+        bandwidth: 734003200.0,
+        aggregation_interval: None,
+        mem_total_kib: 2014548,
+        idle_percents: [80.0, 80.0, 30.0, 0.0],
+        accessed_ratio: 0.2,
+    },
+];
+
 #[test]
-fn damon_stat_on_6_12() {
-    let root = fixture("damon_stat-6.12");
-    let (series, stderr) = textfile_once(&root);
-    assert_eq!(stderr, "");
-    assert_eq!(get(&series, "damon_stat_up"), 1.0);
-    assert_eq!(get(&series, "damon_stat_enabled"), 1.0);
-    assert_eq!(get(&series, "damon_stat_kdamond_pid"), 87.0);
-    assert_eq!(
-        get(
+fn fixtures_of_each_kernel() {
+    for e in KERNELS {
+        let root = fixture(e.fixture);
+        let (series, stderr) = textfile_once(&root);
+        let f = e.fixture;
+        assert_eq!(stderr, "", "{f}");
+        assert_eq!(get(&series, "damon_stat_up"), 1.0, "{f}");
+        assert_eq!(get(&series, "damon_stat_enabled"), e.enabled, "{f}");
+        let optional = |key: &str| series.get(key).copied();
+        assert_eq!(optional("damon_stat_kdamond_pid"), e.kdamond_pid, "{f}");
+        let interval = optional("damon_stat_aggregation_interval_seconds");
+        assert_eq!(interval, e.aggregation_interval, "{f}");
+        let bandwidth = get(
             &series,
-            "damon_stat_estimated_memory_bandwidth_bytes_per_second"
-        ),
-        1341231104.0
-    );
-    assert_eq!(get(&series, "damon_stat_aggregation_interval_seconds"), 0.4);
-    assert_percentiles_exported(&series, &root);
-    // The fixture's regions: 12.5 % accessed, 10 % idle 4.8 s, 15 % 12 s, 25 % 96 s,
-    // 27.5 % 12 min, 10 % 30 min. Idle shares round up to whole percents, the accessed
-    // share down.
-    let mem_total = mib(2014548);
-    assert_eq!(idle_percents(&series, mem_total), [88.0, 78.0, 63.0, 38.0]);
+            "damon_stat_estimated_memory_bandwidth_bytes_per_second",
+        );
+        assert_eq!(bandwidth, e.bandwidth, "{f}");
+        assert_percentiles_exported(&series, &root);
+        let mem_total = (e.mem_total_kib * 1024) as f64;
+        assert_eq!(idle_percents(&series, mem_total), e.idle_percents, "{f}");
+        let accessed = get(&series, "damon_stat_memory_accessed_ratio");
+        assert_eq!(accessed, e.accessed_ratio, "{f}");
+    }
+    // Bytes are whole: MemTotal x percent / 100, rounded down.
+    let (series, _) = textfile_once(&fixture("damon_stat-6.12"));
     assert_eq!(
         get(&series, "damon_stat_memory_idle_bytes{at_least=\"60\"}"),
         (2014548u64 * 1024 * 63 / 100) as f64
-    );
-    assert_eq!(get(&series, "damon_stat_memory_accessed_ratio"), 0.12);
-}
-
-#[test]
-fn upstream_7_3_built_in() {
-    let root = fixture("upstream-7.3");
-    let (series, stderr) = textfile_once(&root);
-    assert_eq!(stderr, "");
-    assert_eq!(get(&series, "damon_stat_up"), 1.0);
-    // Stopped after a run: the last values stay, the pid is -1.
-    assert_eq!(get(&series, "damon_stat_enabled"), 0.0);
-    assert_eq!(get(&series, "damon_stat_kdamond_pid"), -1.0);
-    assert_eq!(
-        get(
-            &series,
-            "damon_stat_estimated_memory_bandwidth_bytes_per_second"
-        ),
-        21474836480.0
-    );
-    assert_eq!(
-        get(&series, "damon_stat_aggregation_interval_seconds"),
-        0.65
-    );
-    assert_percentiles_exported(&series, &root);
-    assert_eq!(get(&series, quantile_key(0).as_str()), -6.5);
-    // 3 % at -6.5 s, 7 % at -0.65 s, 60 % idle 1.95 s, 30 % idle 65 s.
-    assert_eq!(
-        idle_percents(&series, mib(65844360)),
-        [90.0, 30.0, 30.0, 0.0]
-    );
-    assert_eq!(get(&series, "damon_stat_memory_accessed_ratio"), 0.1);
-}
-
-#[test]
-fn upstream_6_17_lacks_the_optional_files() {
-    let root = fixture("upstream-6.17");
-    let (series, stderr) = textfile_once(&root);
-    assert_eq!(stderr, "");
-    assert_eq!(get(&series, "damon_stat_up"), 1.0);
-    assert!(!series.contains_key("damon_stat_aggregation_interval_seconds"));
-    assert!(!series.contains_key("damon_stat_kdamond_pid"));
-    assert_percentiles_exported(&series, &root);
-    // 6.17 reports accessed memory as idle 0 ms: 20 % of it, 50 % idle 15 s, 30 % 5 min.
-    assert_eq!(get(&series, "damon_stat_memory_accessed_ratio"), 0.2);
-    assert_eq!(
-        idle_percents(&series, mib(2014548)),
-        [80.0, 80.0, 30.0, 0.0]
     );
 }
 
