@@ -33,7 +33,8 @@ struct Args {
     listen: String,
 
     /// Write the metrics to this file atomically (for node_exporter's textfile
-    /// collector: a *.prom file in its directory) instead of serving them, then exit.
+    /// collector: a *.prom file in its directory) instead of serving them: once, or every
+    /// --interval seconds.
     #[arg(long, value_name = "PATH", conflicts_with = "listen")]
     textfile: Option<PathBuf>,
 
