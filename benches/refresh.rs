@@ -14,7 +14,7 @@ use damon_stat_logic::logic::refresh::compute_results;
 use damon_stat_logic::logic::region::RegionSample;
 use damon_stat_logic::logic::tuner::{Intervals, IntervalsGoal, Tuner};
 
-#[path = "../tests/common/xorshift.rs"]
+#[path = "../src/logic/xorshift.rs"]
 mod xorshift;
 use xorshift::XorShift64;
 

@@ -2,8 +2,8 @@
 
 //! What `enabled` does: the module's control state machine.
 //!
-//! Guarded by the module's parameter lock (see [`crate::ffi::params`]), so every method
-//! runs alone.
+//! Guarded by the module's parameter lock (see [`crate::params`]), so every method runs
+//! alone.
 
 use crate::ffi::damon::{DamonApi, Running};
 use crate::logic::bool_param::parse_bool;

@@ -18,7 +18,7 @@ use damon_stat_logic::logic::tuner::{
     adaptation_bp, feed_loop_next_input, score_bp, tuned_intervals, Intervals, IntervalsGoal, Tuner,
 };
 
-#[path = "common/xorshift.rs"]
+#[path = "../src/logic/xorshift.rs"]
 mod xorshift;
 use xorshift::XorShift64;
 

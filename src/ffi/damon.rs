@@ -13,6 +13,7 @@ use crate::logic::tuner::Intervals;
 use core::ptr::{addr_of, addr_of_mut, NonNull};
 use kernel::c_str;
 use kernel::error::code::{EINVAL, ENOMEM};
+use kernel::error::{from_result, to_result};
 use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
 use kernel::task::Task;
@@ -49,7 +50,7 @@ macro_rules! damon_api {
             }
 
             /// The names of the functions [`DamonApi::resolve()`] resolves.
-            #[cfg(CONFIG_KUNIT)]
+            #[cfg(damon_stat_kunit)]
             pub(crate) const SYMBOLS: &'static [&'static str] = &[$(stringify!($symbol)),*];
         }
     };
@@ -69,15 +70,6 @@ damon_api! {
     kdamond_pid = damon_kdamond_pid: fn(*mut bindings::damon_ctx) -> c_int;
 }
 
-/// Converts a C return value (0 or a negative errno) into a [`Result`].
-fn to_result(ret: c_int) -> Result {
-    if ret < 0 {
-        Err(Error::from_errno(ret))
-    } else {
-        Ok(())
-    }
-}
-
 /// Monitoring attributes of a new context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Attrs {
@@ -89,43 +81,6 @@ pub(crate) struct Attrs {
     pub(crate) min_nr_regions: u64,
     /// Upper bound on the number of regions.
     pub(crate) max_nr_regions: u64,
-}
-
-/// The span from the start of the first "System RAM" resource to the end of the last.
-///
-/// Holes in between are fine: DAMON's adaptive regions merge them away.
-pub(crate) fn system_ram_span() -> Option<(u64, u64)> {
-    /// Widens the span in `arg` to cover `res`.
-    ///
-    /// # Safety
-    ///
-    /// `res` must be a valid resource and `arg` point to an `Option<(u64, u64)>`.
-    unsafe extern "C" fn widen(res: *mut bindings::resource, arg: *mut c_void) -> c_int {
-        // SAFETY: `walk_iomem_res_desc()` passes a valid resource and our `arg`, which
-        // points to the `Option<(u64, u64)>` below, alive for the whole walk.
-        let (res, span) = unsafe { (&*res, &mut *arg.cast::<Option<(u64, u64)>>()) };
-        // Resource ends are inclusive.
-        let (start, end) = (res.start, res.end.saturating_add(1));
-        *span = Some(match *span {
-            None => (start, end),
-            Some((lo, hi)) => (lo.min(start), hi.max(end)),
-        });
-        0
-    }
-    let mut span: Option<(u64, u64)> = None;
-    // SAFETY: The callback matches the expected prototype and only uses `arg` as the
-    // pointer to `span` given here; the walk is synchronous.
-    unsafe {
-        bindings::walk_iomem_res_desc(
-            bindings::IORES_DESC_NONE as _,
-            bindings::DAMON_STAT_IORESOURCE_SYSTEM_RAM_BUSY as _,
-            0,
-            u64::MAX,
-            addr_of_mut!(span).cast::<c_void>(),
-            Some(widen),
-        )
-    };
-    span.filter(|(start, end)| start < end)
 }
 
 /// What kdamond calls at the end of each aggregation window, with the window's data.
@@ -266,10 +221,7 @@ unsafe extern "C" fn after_aggregation<H: AggregationHandler>(
         )
     };
     let mut window = Window { ctx, api };
-    match handler.after_aggregation(&mut window) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| handler.after_aggregation(&mut window).map(|()| 0))
 }
 
 /// A built DAMON context that is not running. Dropping it frees it.
@@ -419,7 +371,7 @@ impl<H: AggregationHandler> Running<H> {
         // SAFETY: `kdamond_lock` guards `kdamond`: while it is non-null under the lock,
         // kdamond has not exited and its task's reference count is non-zero.
         let running = unsafe {
-            let lock = addr_of_mut!((*ctx).kdamond_lock).cast::<kernel::bindings::mutex>();
+            let lock = addr_of_mut!((*ctx).kdamond_lock);
             kernel::bindings::mutex_lock(lock);
             let task = (*ctx).kdamond;
             let task_ref = (!task.is_null()).then(|| ARef::from(&*task.cast::<Task>()));
@@ -428,7 +380,7 @@ impl<H: AggregationHandler> Running<H> {
         };
         if let Some(task) = &running {
             // SAFETY: `task` is a kthread we hold a reference to, stopped once here.
-            unsafe { bindings::kthread_stop(task_ptr(task)) };
+            unsafe { kernel::bindings::kthread_stop(task_ptr(task)) };
         }
         // kdamond wrote `kdamond` in `before_start`, before it cleared `ctx->kdamond`
         // under the lock taken above (if that read null), or before the exit that
@@ -441,14 +393,14 @@ impl<H: AggregationHandler> Running<H> {
             if let Some(task) = &recorded {
                 // kdamond ended on its own, maybe just now: wait for its exit to complete.
                 // SAFETY: As above; not stopped before, since `running` was `None`.
-                unsafe { bindings::kthread_stop(task_ptr(task)) };
+                unsafe { kernel::bindings::kthread_stop(task_ptr(task)) };
             }
         }
     }
 }
 
 /// The C task behind `task`, for functions that take a `struct task_struct *`.
-fn task_ptr(task: &Task) -> *mut bindings::task_struct {
+fn task_ptr(task: &Task) -> *mut kernel::bindings::task_struct {
     // `Task` is a transparent wrapper of `struct task_struct`.
     core::ptr::from_ref(task).cast_mut().cast()
 }

@@ -115,18 +115,9 @@ pub fn idle_ms_percentiles(
 mod tests {
     use super::*;
 
-    fn region(size: u64, nr_accesses: u32, age: u32) -> RegionSample {
-        RegionSample {
-            start: 0,
-            end: size,
-            nr_accesses,
-            age,
-        }
-    }
-
     #[test]
     fn from_region_signs() {
-        let e = IdleEntry::from_region(&region(4096, 0, 0));
+        let e = IdleEntry::from_region(&RegionSample::new(0, 4096, 0, 0));
         assert_eq!(
             e,
             IdleEntry {
@@ -135,17 +126,26 @@ mod tests {
             }
         );
         // Not accessed for age 9: idle for 9 + 1 = 10 aggregations.
-        assert_eq!(IdleEntry::from_region(&region(1, 0, 9)).idle_aggrs, 10);
+        assert_eq!(
+            IdleEntry::from_region(&RegionSample::new(0, 1, 0, 9)).idle_aggrs,
+            10
+        );
         // Accessed: -(age + 1).
-        assert_eq!(IdleEntry::from_region(&region(1, 1, 0)).idle_aggrs, -1);
-        assert_eq!(IdleEntry::from_region(&region(1, 3, 4)).idle_aggrs, -5);
+        assert_eq!(
+            IdleEntry::from_region(&RegionSample::new(0, 1, 1, 0)).idle_aggrs,
+            -1
+        );
+        assert_eq!(
+            IdleEntry::from_region(&RegionSample::new(0, 1, 3, 4)).idle_aggrs,
+            -5
+        );
         // u32::MAX + 1 = 4_294_967_296.
         assert_eq!(
-            IdleEntry::from_region(&region(1, 0, u32::MAX)).idle_aggrs,
+            IdleEntry::from_region(&RegionSample::new(0, 1, 0, u32::MAX)).idle_aggrs,
             4_294_967_296
         );
         assert_eq!(
-            IdleEntry::from_region(&region(1, u32::MAX, u32::MAX)).idle_aggrs,
+            IdleEntry::from_region(&RegionSample::new(0, 1, u32::MAX, u32::MAX)).idle_aggrs,
             -4_294_967_296
         );
     }
@@ -177,9 +177,9 @@ mod tests {
         // B: 300 bytes accessed, age 4 (-500 ms),
         // C: 600 bytes idle for 1 aggregation (100 ms).
         let mut entries = [
-            IdleEntry::from_region(&region(100, 0, 9)),
-            IdleEntry::from_region(&region(300, 3, 4)),
-            IdleEntry::from_region(&region(600, 0, 0)),
+            IdleEntry::from_region(&RegionSample::new(0, 100, 0, 9)),
+            IdleEntry::from_region(&RegionSample::new(0, 300, 3, 4)),
+            IdleEntry::from_region(&RegionSample::new(0, 600, 0, 0)),
         ];
         let mut out = [i64::MIN; NR_PERCENTILES];
         assert!(idle_ms_percentiles(&mut entries, 100_000, &mut out));
@@ -262,7 +262,7 @@ mod tests {
 
     #[test]
     fn single_entry_fills_everything() {
-        let mut entries = [IdleEntry::from_region(&region(4096, 2, 0))];
+        let mut entries = [IdleEntry::from_region(&RegionSample::new(0, 4096, 2, 0))];
         let mut out = [0; NR_PERCENTILES];
         assert!(idle_ms_percentiles(&mut entries, 5_000, &mut out));
         // -1 * 5000 / 1000 = -5.

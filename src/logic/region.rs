@@ -20,6 +20,17 @@ pub struct RegionSample {
 }
 
 impl RegionSample {
+    /// A region of `[start, end)` found accessed in `nr_accesses` samples of the window,
+    /// at that access level for `age` windows.
+    pub const fn new(start: u64, end: u64, nr_accesses: u32, age: u32) -> Self {
+        Self {
+            start,
+            end,
+            nr_accesses,
+            age,
+        }
+    }
+
     /// Returns the size of the region in bytes.
     ///
     /// A malformed region whose end is below its start has size 0.
@@ -34,31 +45,16 @@ mod tests {
 
     #[test]
     fn size_is_end_minus_start() {
-        let r = RegionSample {
-            start: 4096,
-            end: 3 * 4096,
-            nr_accesses: 0,
-            age: 0,
-        };
+        let r = RegionSample::new(4096, 3 * 4096, 0, 0);
         // 12288 - 4096 = 8192.
         assert_eq!(r.size(), 8192);
     }
 
     #[test]
     fn size_saturates() {
-        let inverted = RegionSample {
-            start: 10,
-            end: 5,
-            nr_accesses: 1,
-            age: 1,
-        };
+        let inverted = RegionSample::new(10, 5, 1, 1);
         assert_eq!(inverted.size(), 0);
-        let full = RegionSample {
-            start: 0,
-            end: u64::MAX,
-            nr_accesses: u32::MAX,
-            age: u32::MAX,
-        };
+        let full = RegionSample::new(0, u64::MAX, u32::MAX, u32::MAX);
         assert_eq!(full.size(), u64::MAX);
     }
 }
