@@ -6,7 +6,7 @@
 //! Only in the test build (`make module KUNIT=1`). KUnit runs it when that module is
 //! loaded; `make check` fails on any `not ok`.
 
-use crate::ffi::damon::{AggregationHandler, Attrs, Context, DamonApi, Running, Window};
+use crate::ffi::damon::{AggregationHandler, Context, DamonApi, Running, Window};
 use crate::ffi::iomem::system_ram_span;
 use crate::ffi::kunit::{
     kernel_kstrtobool, kunit_expect, kunit_expect_eq, kunit_suite, sleep_ms, CaseError, CaseResult,
@@ -14,11 +14,11 @@ use crate::ffi::kunit::{
 };
 use crate::ffi::symbols::{self, Kallsyms};
 use crate::logic::bool_param::parse_bool;
+use crate::logic::damon_values::{Attrs, Intervals, RegionSample};
 use crate::logic::endbr::{self, FunctionEntry};
 use crate::logic::percentiles::NR_PERCENTILES;
 use crate::logic::published::{Published, Results};
-use crate::logic::region::RegionSample;
-use crate::logic::tuner::{Intervals, IntervalsGoal, Tuner};
+use crate::logic::tuner::{IntervalsGoal, Tuner};
 use crate::monitor::{StatHandler, ATTRS};
 use kernel::c_str;
 use kernel::error::code::{EBUSY, EINTR, EINVAL, ENODEV, EPERM};

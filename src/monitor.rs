@@ -3,14 +3,14 @@
 //! The monitoring itself: the DAMON_STAT context and what its kdamond does after every
 //! aggregation window (refresh the published results, tune the intervals).
 
-use crate::ffi::damon::{AggregationHandler, Attrs, Context, DamonApi, Running, Window};
+use crate::ffi::damon::{AggregationHandler, Context, DamonApi, Running, Window};
 use crate::ffi::iomem;
+use crate::logic::damon_values::{Attrs, Intervals, RegionSample};
 use crate::logic::percentiles::IdleEntry;
 use crate::logic::published::{Published, Results};
 use crate::logic::refresh::{compute_results, RefreshGate, REFRESH_PERIOD_NS};
-use crate::logic::region::RegionSample;
 use crate::logic::timing::DurationStats;
-use crate::logic::tuner::{Intervals, IntervalsGoal, Tuner};
+use crate::logic::tuner::{IntervalsGoal, Tuner};
 use kernel::alloc::KVVec;
 use kernel::error::code::ENODEV;
 use kernel::prelude::*;

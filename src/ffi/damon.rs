@@ -8,8 +8,7 @@
 
 use super::bindings;
 use super::symbols::Kallsyms;
-use crate::logic::region::RegionSample;
-use crate::logic::tuner::Intervals;
+use crate::logic::damon_values::{Attrs, Intervals, RegionSample};
 use core::ptr::{addr_of, addr_of_mut, NonNull};
 use kernel::c_str;
 use kernel::error::code::{EINVAL, ENOMEM};
@@ -68,19 +67,6 @@ damon_api! {
     start = damon_start: fn(*mut *mut bindings::damon_ctx, c_int, bool) -> c_int;
     is_running = damon_is_running: fn(*mut bindings::damon_ctx) -> bool;
     kdamond_pid = damon_kdamond_pid: fn(*mut bindings::damon_ctx) -> c_int;
-}
-
-/// Monitoring attributes of a new context.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Attrs {
-    /// Sampling and aggregation intervals.
-    pub(crate) intervals: Intervals,
-    /// How often the operations set updates its view of the address space, in µs.
-    pub(crate) ops_update_us: u64,
-    /// Lower bound on the number of regions.
-    pub(crate) min_nr_regions: u64,
-    /// Upper bound on the number of regions.
-    pub(crate) max_nr_regions: u64,
 }
 
 /// What kdamond calls at the end of each aggregation window, with the window's data.
@@ -225,6 +211,14 @@ unsafe extern "C" fn after_aggregation<H: AggregationHandler>(
 }
 
 /// A built DAMON context that is not running. Dropping it frees it.
+///
+/// # Invariants
+///
+/// - `ctx` comes from `damon_new_ctx()` and only this value frees it, in `Drop`.
+/// - `data` is a leaked `KBox<CallbackData<H>>`, live until `Drop`, which frees it after
+///   `ctx`; `ctx`'s callbacks, once set, are those of handler type `H`, with `data` as
+///   `callback.private`.
+/// - No kdamond runs on `ctx`, except while the `Context` is inside a [`Running`].
 pub(crate) struct Context<H: AggregationHandler> {
     ctx: NonNull<bindings::damon_ctx>,
     api: DamonApi,
@@ -259,6 +253,8 @@ impl<H: AggregationHandler> Context<H> {
         // SAFETY: `damon_new_ctx()` has no preconditions.
         let ctx = NonNull::new(unsafe { (api.new_ctx)() }).ok_or(ENOMEM)?;
         // From here on, dropping `this` frees the context and the data on every error path.
+        // INVARIANT: `ctx` is new and never started; `data` is leaked here, and the
+        // callbacks set below are those of `H` with `data` as their private data.
         let this = Self {
             ctx,
             api,
@@ -301,8 +297,8 @@ impl<H: AggregationHandler> Context<H> {
 
     /// The callback handler, while no kdamond uses it.
     pub(crate) fn handler(&self) -> &H {
-        // SAFETY: `data` is live until `Drop`; no kdamond runs on a `Context` (never
-        // started, or `Running::reap()` waited for its exit), so nothing writes it.
+        // SAFETY: `data` is live and no kdamond runs on the context, so nothing writes it
+        // (type invariants; a `Context` inside a `Running` is not reachable from outside).
         unsafe { &*addr_of!((*self.data.as_ptr()).handler) }
     }
 
@@ -312,26 +308,32 @@ impl<H: AggregationHandler> Context<H> {
     /// when another DAMON context runs.
     pub(crate) fn start(self) -> Result<Running<H>> {
         let mut ptr = self.ctx.as_ptr();
-        // SAFETY: `ptr` is a fully built context that is not running.
+        // SAFETY: `ptr` is a fully built context on which no kdamond runs (type invariant).
         to_result(unsafe { (self.api.start)(&mut ptr, 1, true) })?;
+        // INVARIANT: `damon_start()` succeeded, so a kdamond was started on the context.
         Ok(Running { context: self })
     }
 }
 
 impl<H: AggregationHandler> Drop for Context<H> {
     fn drop(&mut self) {
-        // SAFETY: The context was built by `damon_new_ctx()` and no kdamond runs on it
-        // (never started, or `Running::reap()` waited for kdamond's exit); this is the
-        // only place that frees it and `Drop` runs once.
+        // SAFETY: By the type invariants, `ctx` comes from `damon_new_ctx()`, only this
+        // `Drop` (which runs once) frees it, and no kdamond runs on it: a `Running` drops
+        // its `Context` only after `reap()`.
         unsafe { (self.api.destroy_ctx)(self.ctx.as_ptr()) };
-        // SAFETY: `data` comes from `KBox::leak()` in `new_paddr()` and nothing uses it
-        // any more: the context that pointed to it is gone.
+        // SAFETY: `data` is a leaked `KBox` (type invariant) and nothing uses it any more:
+        // the context that pointed to it is gone.
         drop(unsafe { KBox::from_raw(self.data.as_ptr()) });
     }
 }
 
 /// A context whose kdamond was started. Dropping it stops kdamond, waits for its complete
 /// exit, then frees the context.
+///
+/// # Invariants
+///
+/// A kdamond was started on `context` by `damon_start()`; it may have exited since, but
+/// until [`Running::reap()`] returns, nothing assumes it has.
 pub(crate) struct Running<H: AggregationHandler> {
     context: Context<H>,
 }
@@ -339,7 +341,8 @@ pub(crate) struct Running<H: AggregationHandler> {
 impl<H: AggregationHandler> Running<H> {
     /// Whether kdamond still runs; it may have stopped on its own.
     pub(crate) fn is_running(&self) -> bool {
-        // SAFETY: The context is valid; `damon_is_running()` takes its `kdamond_lock`.
+        // SAFETY: The context is live (`Context`'s invariants); `damon_is_running()` takes
+        // its `kdamond_lock`, so a running kdamond does not matter.
         unsafe { (self.context.api.is_running)(self.context.ctx.as_ptr()) }
     }
 
@@ -355,6 +358,8 @@ impl<H: AggregationHandler> Running<H> {
         self.reap();
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again, so its context moves out once.
+        // INVARIANT: `reap()` waited for kdamond's complete exit, so no kdamond runs on
+        // the context handed back.
         unsafe { core::ptr::read(&this.context) }
     }
 
@@ -385,7 +390,8 @@ impl<H: AggregationHandler> Running<H> {
         // kdamond wrote `kdamond` in `before_start`, before it cleared `ctx->kdamond`
         // under the lock taken above (if that read null), or before the exit that
         // `kthread_stop()` just waited for: either way the write is visible and final.
-        // SAFETY: `data` is live, and kdamond no longer writes this field (see above).
+        // SAFETY: `data` is live (`Context`'s invariants), and kdamond no longer writes
+        // this field (see above).
         let recorded = unsafe {
             core::ptr::replace(addr_of_mut!((*self.context.data.as_ptr()).kdamond), None)
         };

@@ -4,7 +4,7 @@
 
 use core::num::NonZeroU64;
 
-use super::region::RegionSample;
+use super::damon_values::RegionSample;
 
 /// Microseconds per second.
 const USEC_PER_SEC: u64 = 1_000_000;

@@ -12,11 +12,11 @@
 
 pub mod bandwidth;
 pub mod bool_param;
+pub mod damon_values;
 pub mod endbr;
 pub mod param_format;
 pub mod percentiles;
 pub mod published;
 pub mod refresh;
-pub mod region;
 pub mod timing;
 pub mod tuner;

@@ -5,7 +5,7 @@
 use core::num::NonZeroU64;
 
 use super::bandwidth::mul_div_saturating;
-use super::region::RegionSample;
+use super::damon_values::RegionSample;
 
 /// Number of percentiles exposed: p0, p1, ..., p100.
 pub const NR_PERCENTILES: usize = 101;

@@ -3,9 +3,9 @@
 //! What one refresh of the published results computes, and how often it runs.
 
 use super::bandwidth::estimated_bandwidth;
+use super::damon_values::RegionSample;
 use super::percentiles::{idle_ms_percentiles, IdleEntry, NR_PERCENTILES};
 use super::published::Results;
-use super::region::RegionSample;
 
 /// Upstream DAMON_STAT refreshes its results at most every 5 seconds.
 pub const REFRESH_PERIOD_NS: i64 = 5_000_000_000;

@@ -14,7 +14,7 @@
 
 use core::num::NonZeroU64;
 
-use super::region::RegionSample;
+use super::damon_values::{Intervals, RegionSample};
 
 /// One basis point is 1/10000: the unit of scores, goals and adaptation factors.
 const BP: u64 = 10_000;
@@ -41,15 +41,6 @@ impl IntervalsGoal {
         min_sample_us: 5_000,
         max_sample_us: 10_000_000,
     };
-}
-
-/// The sampling and aggregation intervals of a DAMON context.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Intervals {
-    /// Sampling interval in microseconds.
-    pub sample_us: u64,
-    /// Aggregation interval in microseconds.
-    pub aggr_us: u64,
 }
 
 /// Largest value `score_bp` works with after scaling both event counts down together.

@@ -1,6 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Snapshot of one DAMON region.
+//! DAMON's values as the module exchanges them with the kernel: the attributes of a
+//! context, its intervals, and a region as seen at an aggregation boundary. `ffi/damon.rs`
+//! converts them from and to the C structures.
+
+/// The sampling and aggregation intervals of a DAMON context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Intervals {
+    /// Sampling interval in microseconds.
+    pub sample_us: u64,
+    /// Aggregation interval in microseconds.
+    pub aggr_us: u64,
+}
+
+/// Monitoring attributes of a new context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attrs {
+    /// Sampling and aggregation intervals.
+    pub intervals: Intervals,
+    /// How often the operations set updates its view of the address space, in µs.
+    pub ops_update_us: u64,
+    /// Lower bound on the number of regions.
+    pub min_nr_regions: u64,
+    /// Upper bound on the number of regions.
+    pub max_nr_regions: u64,
+}
 
 /// One DAMON region as seen at an aggregation boundary.
 ///
