@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # vm-module: test
 # vm-expect-suite: damon_stat
 # vm-timeout: 600

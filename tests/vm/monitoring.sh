@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # DAMON_STAT behaviour end to end: load with enabled=Y, results under a busy workload,
 # interval tuning, N/Y, kdamond_pid, bad input, read-only parameters, rmmod while running.
 . /guest/lib.sh
