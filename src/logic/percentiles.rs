@@ -115,16 +115,14 @@ pub fn idle_ms_percentiles(
 mod tests {
     use super::*;
 
+    fn entry(idle_aggrs: i64, size: u64) -> IdleEntry {
+        IdleEntry { idle_aggrs, size }
+    }
+
     #[test]
     fn from_region_signs() {
         let e = IdleEntry::from_region(&RegionSample::new(0, 4096, 0, 0));
-        assert_eq!(
-            e,
-            IdleEntry {
-                idle_aggrs: 1,
-                size: 4096
-            }
-        );
+        assert_eq!(e, entry(1, 4096));
         // Not accessed for age 9: idle for 9 + 1 = 10 aggregations.
         assert_eq!(
             IdleEntry::from_region(&RegionSample::new(0, 1, 0, 9)).idle_aggrs,
@@ -202,20 +200,7 @@ mod tests {
     #[test]
     fn thirds_hand_computed() {
         // Three 1-byte entries idle for 3, 1 and 2 aggregations of 1 ms.
-        let mut entries = [
-            IdleEntry {
-                idle_aggrs: 3,
-                size: 1,
-            },
-            IdleEntry {
-                idle_aggrs: 1,
-                size: 1,
-            },
-            IdleEntry {
-                idle_aggrs: 2,
-                size: 1,
-            },
-        ];
+        let mut entries = [entry(3, 1), entry(1, 1), entry(2, 1)];
         let mut out = [0; NR_PERCENTILES];
         assert!(idle_ms_percentiles(&mut entries, 1000, &mut out));
         // 1 * 100 / 3 = 33, 2 * 100 / 3 = 66, 3 * 100 / 3 = 100.
@@ -228,20 +213,7 @@ mod tests {
     fn zero_sized_first_entry_gives_p0() {
         // Upstream's loop gives p0 to the first entry even if it has no byte:
         // 0 <= 0 * 100 / total.
-        let mut entries = [
-            IdleEntry {
-                idle_aggrs: 5,
-                size: 10,
-            },
-            IdleEntry {
-                idle_aggrs: -2,
-                size: 0,
-            },
-            IdleEntry {
-                idle_aggrs: 9,
-                size: 0,
-            },
-        ];
+        let mut entries = [entry(5, 10), entry(-2, 0), entry(9, 0)];
         let mut out = [0; NR_PERCENTILES];
         assert!(idle_ms_percentiles(&mut entries, 1000, &mut out));
         assert_eq!(out[0], -2);
@@ -252,10 +224,7 @@ mod tests {
     fn empty_or_zero_total_leaves_out_untouched() {
         let mut out = [42; NR_PERCENTILES];
         assert!(!idle_ms_percentiles(&mut [], 100_000, &mut out));
-        let mut zero = [IdleEntry {
-            idle_aggrs: 1,
-            size: 0,
-        }; 3];
+        let mut zero = [entry(1, 0); 3];
         assert!(!idle_ms_percentiles(&mut zero, 100_000, &mut out));
         assert_eq!(out, [42; NR_PERCENTILES]);
     }

@@ -338,38 +338,31 @@ mod tests {
 
     #[test]
     fn tuned_hand_computed() {
-        // 2x: 5000 * 20000 / 10000 = 10000, aggr 10000 * 20.
-        assert_eq!(
-            tuned_intervals(iv(5_000, 100_000), 20, 20_000, &GOAL),
-            Some(iv(10_000, 200_000))
-        );
-        assert_eq!(tuned_intervals(iv(5_000, 100_000), 20, 10_000, &GOAL), None);
-        // 0.5x: 20000 -> 10000.
-        assert_eq!(
-            tuned_intervals(iv(20_000, 400_000), 20, 5_000, &GOAL),
-            Some(iv(10_000, 200_000))
-        );
-        // 0.5x of 8000 is 4000, clamped to 5000.
-        assert_eq!(
-            tuned_intervals(iv(8_000, 160_000), 20, 5_000, &GOAL),
-            Some(iv(5_000, 100_000))
-        );
-        // Already at the minimum: no change.
-        assert_eq!(tuned_intervals(iv(5_000, 100_000), 20, 5_000, &GOAL), None);
-        // 2x of 8 s is 16 s, clamped to 10 s.
-        assert_eq!(
-            tuned_intervals(iv(8_000_000, 160_000_000), 20, 20_000, &GOAL),
-            Some(iv(10_000_000, 200_000_000))
-        );
-        assert_eq!(
-            tuned_intervals(iv(10_000_000, 200_000_000), 20, 20_000, &GOAL),
-            None
-        );
-        // A changed aggregation interval alone is a change.
-        assert_eq!(
-            tuned_intervals(iv(5_000, 90_000), 20, 5_000, &GOAL),
-            Some(iv(5_000, 100_000))
-        );
+        // (current intervals, adaptation in bp, expected), at 20 samples per aggregation.
+        let cases = [
+            // 2x: 5000 * 20000 / 10000 = 10000, aggr 10000 * 20.
+            (iv(5_000, 100_000), 20_000, Some(iv(10_000, 200_000))),
+            (iv(5_000, 100_000), 10_000, None),
+            // 0.5x: 20000 -> 10000.
+            (iv(20_000, 400_000), 5_000, Some(iv(10_000, 200_000))),
+            // 0.5x of 8000 is 4000, clamped to 5000.
+            (iv(8_000, 160_000), 5_000, Some(iv(5_000, 100_000))),
+            // Already at the minimum: no change.
+            (iv(5_000, 100_000), 5_000, None),
+            // 2x of 8 s is 16 s, clamped to 10 s.
+            (
+                iv(8_000_000, 160_000_000),
+                20_000,
+                Some(iv(10_000_000, 200_000_000)),
+            ),
+            (iv(10_000_000, 200_000_000), 20_000, None),
+            // A changed aggregation interval alone is a change.
+            (iv(5_000, 90_000), 5_000, Some(iv(5_000, 100_000))),
+        ];
+        for (current, adaptation_bp, expected) in cases {
+            let tuned = tuned_intervals(current, 20, adaptation_bp, &GOAL);
+            assert_eq!(tuned, expected, "{current:?} at {adaptation_bp} bp");
+        }
     }
 
     #[test]
