@@ -11,6 +11,9 @@ for p in enabled estimated_memory_bandwidth memory_idle_ms_percentiles aggr_inte
 	check "modinfo describes $p" sh -c "modinfo damon_stat | grep -Eq '^parm: +$p:.{10,}'"
 done
 check "modinfo: license GPL" sh -c "modinfo damon_stat | grep -Eq '^license: +GPL$'"
+# A value for a read-only parameter on load is refused, and the load with it.
+check "modprobe damon_stat kdamond_pid=1 fails" sh -c '! modprobe damon_stat kdamond_pid=1'
+check "... and leaves no module loaded" sh -c '! grep -q "^damon_stat " /proc/modules'
 check "modprobe damon_stat" modprobe damon_stat
 check "module is listed" grep -q '^damon_stat ' /proc/modules
 for p in enabled estimated_memory_bandwidth memory_idle_ms_percentiles aggr_interval_us kdamond_pid; do
