@@ -13,7 +13,7 @@
 #                    [KERNEL_FLAVOR=debug]
 #   make setup       install what is missing (Debian packages, pinned bindgen)
 #   make kernel      build (or find in the cache) the 6.12 test kernel
-#   make clippy      build the module under clippy (CLIPPY=1)
+#   make clippy      build the module and the test module under clippy (CLIPPY=1)
 #   make bench       host benchmark of one refresh
 #   make clean
 
@@ -55,7 +55,8 @@ module: setup
 	@k=$(kdir) && scripts/build-module.sh "$$k"
 
 clippy: setup
-	@k=$(kdir) && scripts/build-module.sh "$$k" CLIPPY=1
+	@k=$(kdir) && scripts/build-module.sh "$$k" CLIPPY=1 && \
+		KUNIT=1 scripts/build-module.sh "$$k" CLIPPY=1
 
 host-test:
 	@scripts/host-test.sh
