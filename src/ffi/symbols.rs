@@ -13,6 +13,7 @@ use crate::logic::endbr::{self, FunctionEntry};
 use core::mem::size_of;
 use kernel::c_str;
 use kernel::error::code::{ENOENT, EPERM};
+use kernel::error::to_result;
 use kernel::ffi::{c_char, c_ulong, c_void};
 use kernel::prelude::*;
 use kernel::str::CStr;
@@ -101,10 +102,9 @@ impl Kallsyms {
         // SAFETY: `probe` is initialised as `register_kprobe()` requires and stays alive
         // and in place until `unregister_kprobe()` below.
         let ret = unsafe { bindings::register_kprobe(&mut probe) };
-        if ret < 0 {
+        to_result(ret).inspect_err(|_| {
             pr_err!("cannot find kallsyms_lookup_name: register_kprobe failed ({}); is CONFIG_KPROBES on?\n", ret);
-            return Err(Error::from_errno(ret));
-        }
+        })?;
         let probe_addr = probe.addr as usize;
         // SAFETY: `probe` was registered above.
         unsafe { bindings::unregister_kprobe(&mut probe) };
