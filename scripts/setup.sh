@@ -10,6 +10,7 @@ PACKAGES=(
 	clang lld llvm libclang-dev
 	flex bison bc make libelf-dev libssl-dev cpio kmod xz-utils gzip
 	qemu-system-x86 busybox-static python3
+	gcc libc6-dev gnuplot-nox
 )
 
 missing=()
