@@ -15,6 +15,9 @@
 #                      trace-dense (not in the default) prints every aggregation window's
 #                      length and observed access ratio, to compare the interval tuners
 #   COMPARE_OUT        where logs and results go (default: target/compare)
+#   COMPARE_MAX_HOT_SHARE_DIFF  fail when a scenario's share of memory reported accessed
+#                      differs from upstream's by more than this many percentage points
+#                      (make check's differential check)
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
@@ -77,4 +80,8 @@ for r in $(seq 1 "$repeat"); do
 done
 
 step "compare: the table (machine load now: $(cut -d' ' -f1-3 /proc/loadavg))"
-python3 benches/compare/report.py "$out" "$out"/logs/*.log
+report_args=()
+if [ -n "${COMPARE_MAX_HOT_SHARE_DIFF:-}" ]; then
+	report_args=(--max-hot-share-diff "$COMPARE_MAX_HOT_SHARE_DIFF")
+fi
+python3 benches/compare/report.py "${report_args[@]}" "$out" "$out"/logs/*.log

@@ -29,7 +29,7 @@ ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 ready_or_gone() {
-	grep -q '^ready' /tmp/wl.out || ! kill -0 "$WL_PID" 2>/dev/null
+	grep -q '^ready' /tmp/wl.out 2>/dev/null || ! kill -0 "$WL_PID" 2>/dev/null
 }
 
 # start_workload THP_MODE ARGS...: sets the THP mode, starts the workload, waits for its
@@ -46,7 +46,9 @@ start_workload() {
 		exit 1
 	}
 	TRUTH_HOT=$(sed -n 's/^ready .*hot_bytes=\([0-9]*\).*/\1/p' /tmp/wl.out)
-	echo "CMP-WORKLOAD thp=$(cat "$THP") args='$*' $(grep AnonHugePages /proc/meminfo | tr -s ' ')"
+	# What THP really gave: the huge pages mapped once all of the memory is resident.
+	ANON_HUGE_KB=$(awk '/^AnonHugePages:/ { print $2 }' /proc/meminfo)
+	echo "CMP-WORKLOAD thp=$(cat "$THP") args='$*' anon_huge_kb=$ANON_HUGE_KB"
 }
 
 stop_workload() {
@@ -85,7 +87,7 @@ stat_scenario() {
 	moved=$(sed -n 's/^moved .*at=\([0-9.]*\)$/\1/p' /tmp/wl.out)
 	[ -n "$moved" ] && moved=$(elapsed "$t0" "$moved") || moved=-1
 	stop_workload
-	echo "CMP-END scenario=$name ticks=$((ticks1 - ticks0)) elapsed=$(elapsed "$t0" "$t1") truth_hot=$TRUTH_HOT span=$SPAN_BYTES first_result=$first moved_at=$moved"
+	echo "CMP-END scenario=$name ticks=$((ticks1 - ticks0)) elapsed=$(elapsed "$t0" "$t1") truth_hot=$TRUTH_HOT span=$SPAN_BYTES first_result=$first moved_at=$moved anon_huge_kb=$ANON_HUGE_KB"
 }
 
 # core_scenario NAME SECONDS SAMPLE_US: the bare DAMON core through DAMON sysfs, paddr
@@ -118,14 +120,17 @@ core_scenario() {
 	echo off >"$k/state"
 	echo 0 >"$ADMIN/kdamonds/nr_kdamonds"
 	stop_workload
-	echo "CMP-END scenario=$name ticks=$((ticks1 - ticks0)) elapsed=$(elapsed "$t0" "$t1") truth_hot=$TRUTH_HOT span=$SPAN_BYTES first_result=-1 moved_at=-1"
+	echo "CMP-END scenario=$name ticks=$((ticks1 - ticks0)) elapsed=$(elapsed "$t0" "$t1") truth_hot=$TRUTH_HOT span=$SPAN_BYTES first_result=-1 moved_at=-1 anon_huge_kb=$ANON_HUGE_KB"
 }
 
 # trace_windows NAME SECONDS THP_MODE WORKLOAD_ARGS...: runs DAMON_STAT like
-# stat_scenario, but through the damon_aggregated tracepoint (same format on 6.12 and
-# 7.3) prints one line per aggregation window: its end, its length, its region count and
-# the observed access ratio that the intervals tuner scores (sum of size x nr_accesses
-# over sum of size x 20 samples, in basis points; the tuner aims at 400).
+# stat_scenario, but prints one line per aggregation window, from the damon_aggregated
+# tracepoint (same format on 6.12 and 7.3): its end, its length, its region count and the
+# observed access ratio that the intervals tuner scores (sum of size x nr_accesses over
+# sum of size x 20 samples, in basis points; the tuner aims at 400) with both sums; and
+# one line per damon_set_attrs() call, from a kprobe: the tuner's every step on both
+# kernels. A tuning step's line comes right before the window it scored (both kernels
+# tune before they reset the window).
 trace_windows() {
 	name=$1 seconds=$2
 	shift 2
@@ -133,9 +138,21 @@ trace_windows() {
 	tr=/sys/kernel/tracing
 	[ -d "$tr/events" ] || mount -t tracefs tracefs "$tr" || exit 1
 	echo 4096 >"$tr/buffer_size_kb"
+	# struct damon_attrs starts with sample_interval and aggr_interval on both kernels.
+	echo 'p:cmp/set_attrs damon_set_attrs sample_us=+0(%si):u64 aggr_us=+8(%si):u64' \
+		>"$tr/kprobe_events" || exit 1
+	echo 1 >"$tr/events/cmp/set_attrs/enable"
 	echo 1 >"$tr/events/damon/damon_aggregated/enable"
 	awk -v name="$name" '
-		{
+		/set_attrs:/ {
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^[0-9]+\.[0-9]+:$/) ts = substr($i, 1, length($i) - 1)
+				if ($i ~ /^(sample|aggr)_us=/) { split($i, a, "="); v[a[1]] = a[2] }
+			}
+			printf "CMP-TUNE scenario=%s ts=%s sample_us=%s aggr_us=%s\n", name, ts, v["sample_us"], v["aggr_us"]
+			next
+		}
+		/damon_aggregated:/ {
 			for (i = 1; i <= NF; i++) {
 				if ($i ~ /^nr_regions=/) { split($i, a, "="); n = a[2] }
 				if ($i ~ /^[0-9]+-[0-9]+:$/) {
@@ -146,7 +163,7 @@ trace_windows() {
 			}
 			sz = r[2] - r[1]; tot += sz; ev += sz * acc; seen++
 			if (seen == n) {
-				printf "CMP-WINDOW scenario=%s ts=%s len_ms=%.1f regions=%d access_bp=%.1f\n", name, ts, last ? (ts - last) * 1000 : 0, n, tot ? ev * 10000 / (tot * 20) : 0
+				printf "CMP-WINDOW scenario=%s ts=%s len_ms=%.1f regions=%d access_bp=%.1f events=%.0f bytes=%.0f\n", name, ts, last ? (ts - last) * 1000 : 0, n, tot ? ev * 10000 / (tot * 20) : 0, ev, tot
 				last = ts; tot = 0; ev = 0; seen = 0
 			}
 		}' "$tr/trace_pipe" &
@@ -155,8 +172,10 @@ trace_windows() {
 	sleep "$seconds"
 	echo N >"$P/enabled"
 	echo 0 >"$tr/events/damon/damon_aggregated/enable"
+	echo 0 >"$tr/events/cmp/set_attrs/enable"
 	sleep 1
 	kill "$awk_pid"
+	echo >"$tr/kprobe_events"
 	stop_workload
 }
 

@@ -3,8 +3,10 @@
 """`make compare`'s report: reads the guests' serial logs, prints the table, writes the
 CSV and the picture of the idle-time percentiles.
 
-Usage: report.py OUTDIR LOG...   (each LOG named <kernel>-<repeat>.log, kernel being
-damon_stat or upstream). Every figure is the median over the repeats.
+Usage: report.py [--max-hot-share-diff PP] OUTDIR LOG...   (each LOG named
+<kernel>-<repeat>.log, kernel being damon_stat or upstream). Every figure is the median
+over the repeats. With --max-hot-share-diff, exits 1 when a scenario's hot share differs
+from upstream's by more than PP percentage points (the differential check of make check).
 """
 
 import csv
@@ -32,10 +34,14 @@ def parse_log(path):
     """Returns {scenario: {"readings": [...], "end": {...}}} of one guest run."""
     runs = {}
     done = False
+    anon_huge_kb = None
     with open(path, errors="replace") as f:
         for line in f:
             line = line.strip()
-            if line.startswith("CMP scenario="):
+            if line.startswith("CMP-WORKLOAD "):
+                m = re.search(r"(?:anon_huge_kb=|AnonHugePages: )(\d+)", line)
+                anon_huge_kb = int(m.group(1)) if m else None
+            elif line.startswith("CMP scenario="):
                 d = fields(line)
                 runs.setdefault(d["scenario"], {"readings": []})["readings"].append(
                     {
@@ -48,6 +54,8 @@ def parse_log(path):
                 )
             elif line.startswith("CMP-END "):
                 d = fields(line)
+                if anon_huge_kb is not None:
+                    d.setdefault("anon_huge_kb", str(anon_huge_kb))
                 runs.setdefault(d["scenario"], {"readings": []})["end"] = d
             elif line == "CMP-DONE":
                 done = True
@@ -82,15 +90,20 @@ def figures(run, scenario):
     truth = int(end["truth_hot"])
     span = int(end["span"])
     last = readings[-1]
-    out["hot share % (negative percentiles)"] = hot_share(last["pct"])
+    if "anon_huge_kb" in end:
+        # What THP really gave the workload: the reading depends on it.
+        out["huge pages mapped MiB"] = int(end["anon_huge_kb"]) / 1024
     out["_truth hot share %"] = 100 * truth / span
     first = float(end["first_result"])
     out["first result s"] = first if first >= 0 else math.nan
     for t in (10, 30, 60):
         r = reading_at(readings, t)
         out[f"aggr_interval ms at {t} s"] = r["aggr_us"] / 1000 if r else math.nan
-    # Bandwidth over the second half of the run, once the intervals settled.
+    # Shares and bandwidth over the second half of the run, once the intervals settled.
     half = [r for r in readings if r["fresh"] and r["t"] >= readings[-1]["t"] / 2]
+    out["hot share % (negative percentiles)"] = (
+        statistics.median(hot_share(r["pct"]) for r in half) if half else math.nan
+    )
     if half:
         bws = [r["bw"] for r in half]
         out["bandwidth MB/s (median)"] = statistics.median(bws) / 1e6
@@ -137,7 +150,12 @@ def fmt(v):
 
 
 def main():
-    outdir, logs = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    max_diff = None
+    if args[:1] == ["--max-hot-share-diff"]:
+        max_diff = float(args[1])
+        args = args[2:]
+    outdir, logs = args[0], args[1:]
     per = {}  # (kernel, scenario) -> [figures of each repeat]
     for path in logs:
         m = re.match(r"(damon_stat|upstream)-(\d+)\.log$", os.path.basename(path))
@@ -195,6 +213,20 @@ def main():
             w.writerow([row[0], row[1]] + ["" if math.isnan(v) else f"{v:.6g}" for v in row[2:]])
     print(f"CSV: {csv_path}")
     plot(outdir, pcts)
+    if max_diff is not None:
+        failed = False
+        for s, name, ours, upstream, _, _ in rows:
+            if not name.startswith("hot share"):
+                continue
+            diff = abs(ours - upstream)
+            ok = diff <= max_diff
+            failed |= not ok
+            print(
+                f"{'ok' if ok else 'FAIL'}: {s}: hot share {fmt(ours)} % vs upstream's "
+                f"{fmt(upstream)} %: {diff:.0f} point(s) apart (at most {max_diff:g})"
+            )
+        if failed or not any(r[1].startswith("hot share") for r in rows):
+            sys.exit(1)
 
 
 def plot(outdir, pcts):
