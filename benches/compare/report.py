@@ -249,6 +249,7 @@ def plot(outdir, pcts):
     script = [
         f"set terminal svg size {cols * 420},{rows * 320} dynamic font 'sans,11'",
         f"set output '{svg}'",
+        "set termoption noenhanced",
         f"set multiplot layout {rows},{cols} title 'Memory idle time percentiles at the end of each scenario (negative: accessed for that long)'",
         "set xlabel 'percentile of memory'",
         "set ylabel 'idle time (s)'",
