@@ -3,7 +3,8 @@
 # damon_stat: the user-facing targets. kbuild reads ./Kbuild, not this file.
 #
 #   make demo        set-up, kernel, module, boot, enable, show live statistics
-#   make check       every test: host cargo tests, module build, KUnit, QEMU tests
+#   make check       every test: host cargo tests, module build, KUnit, QEMU tests, and a
+#                    differential check against upstream DAMON_STAT (Linux 7.3)
 #   make check-debug the hardening suite (stress, fault injection, hostile input) on the
 #                    debug kernel (KASAN, kmemleak, lockdep)
 #   make module      build src/damon_stat.ko (against KDIR, default: the project's kernel)
