@@ -11,9 +11,12 @@
 # Environment:
 #   COMPARE_SECONDS    length of each scenario (default 60; the phase change runs twice)
 #   COMPARE_REPEAT     boots per kernel (default 3)
-#   COMPARE_SCENARIOS  default: dense sparse-thp sparse-4k idle phase core-50ms core-5ms;
+#   COMPARE_SCENARIOS  default: dense dense-flush sparse-thp sparse-4k idle phase core-50ms
+#                      core-5ms (dense-flush: dense with a TLB flush after every pass);
 #                      trace-dense (not in the default) prints every aggregation window's
-#                      length and observed access ratio, to compare the interval tuners
+#                      length and observed access ratio and every tuning step, to compare
+#                      the interval tuners; trace-dense-flush the same with a workload
+#                      that flushes its CPU's TLB after every pass
 #   COMPARE_OUT        where logs and results go (default: target/compare)
 #   COMPARE_MAX_HOT_SHARE_DIFF  fail when a scenario's share of memory reported accessed
 #                      differs from upstream's by more than this many percentage points
@@ -23,14 +26,14 @@ cd "$REPO_ROOT"
 
 seconds=${COMPARE_SECONDS:-60}
 repeat=${COMPARE_REPEAT:-3}
-scenarios=${COMPARE_SCENARIOS:-dense sparse-thp sparse-4k idle phase core-50ms core-5ms}
+scenarios=${COMPARE_SCENARIOS:-dense dense-flush sparse-thp sparse-4k idle phase core-50ms core-5ms}
 out=${COMPARE_OUT:-$REPO_ROOT/target/compare}
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || die "COMPARE_SECONDS=$seconds: give a whole number of seconds (e.g. 60)"
 [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || die "COMPARE_REPEAT=$repeat: give a positive whole number (e.g. 3)"
 for s in $scenarios; do
 	case "$s" in
-	dense | sparse-thp | sparse-4k | idle | phase | core-50ms | core-5ms | trace-dense) ;;
-	*) die "COMPARE_SCENARIOS: unknown scenario '$s' (dense sparse-thp sparse-4k idle phase core-50ms core-5ms)" ;;
+	dense | dense-flush | sparse-thp | sparse-4k | idle | phase | core-50ms | core-5ms | trace-dense | trace-dense-flush) ;;
+	*) die "COMPARE_SCENARIOS: unknown scenario '$s' (dense dense-flush sparse-thp sparse-4k idle phase core-50ms core-5ms trace-dense trace-dense-flush)" ;;
 	esac
 done
 command -v gcc >/dev/null || die "gcc is missing: run 'make setup'"

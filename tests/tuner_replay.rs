@@ -39,8 +39,8 @@ const fn step(events: u64, bytes: u64, sample_before: u64, sample_after: u64) ->
 
 /// Steps of Linux 7.3.4's `kdamond_tune_intervals()`. In some windows its access ratio
 /// is far below the 3 % the workload's 64 MiB make (events well under `bytes * 20 * 3 %`)
-/// although the workload wrote them all along: each such window nearly doubles the
-/// intervals.
+/// although the workload wrote them all along (QEMU's software TLB hid the writes; see
+/// Documentation/accuracy-and-cost.md): each such window nearly doubles the intervals.
 const UPSTREAM_7_3: &[Step] = &[
     step(115_957_760, 2_147_348_480, 5_000, 9_662),
     step(1_215_713_280, 2_147_348_480, 9_662, 12_487),

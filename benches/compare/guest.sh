@@ -183,6 +183,8 @@ S=$COMPARE_SECONDS
 for scenario in $COMPARE_SCENARIOS; do
 	case "$scenario" in
 	dense) stat_scenario dense "$S" never --size 512 --hot 64 --stride 4096 ;;
+	dense-flush) stat_scenario dense-flush "$S" never --size 512 --hot 64 --stride 4096 \
+		--flush-tlb 1 ;;
 	sparse-thp) stat_scenario sparse-thp "$S" always --size 512 --hot 512 --stride 2097152 ;;
 	sparse-4k) stat_scenario sparse-4k "$S" never --size 512 --hot 512 --stride 2097152 ;;
 	idle) stat_scenario idle "$S" never --size 512 --hot 0 ;;
@@ -191,6 +193,8 @@ for scenario in $COMPARE_SCENARIOS; do
 	core-50ms) core_scenario core-50ms "$S" 50000 ;;
 	core-5ms) core_scenario core-5ms "$S" 5000 ;;
 	trace-dense) trace_windows trace-dense "$S" never --size 512 --hot 64 --stride 4096 ;;
+	trace-dense-flush) trace_windows trace-dense-flush "$S" never --size 512 --hot 64 \
+		--stride 4096 --flush-tlb 1 ;;
 	*)
 		echo "compare: unknown scenario '$scenario'"
 		exit 1

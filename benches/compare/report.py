@@ -19,7 +19,7 @@ import sys
 
 KERNELS = ("damon_stat", "upstream")
 LABEL = {"damon_stat": "damon_stat 6.12", "upstream": "upstream 7.3"}
-STAT_SCENARIOS = ("dense", "sparse-thp", "sparse-4k", "idle", "phase")
+STAT_SCENARIOS = ("dense", "dense-flush", "sparse-thp", "sparse-4k", "idle", "phase")
 CORE_SCENARIOS = ("core-50ms", "core-5ms")
 # Both kernels keep DAMON_STAT's attributes: 20 samples per aggregation window.
 AGGR_SAMPLES = 20

@@ -10,6 +10,7 @@
  * Usage:
  *   workload run --size MIB [--hot MIB] [--hot-offset MIB] [--stride BYTES]
  *                [--thp huge|nohuge|default] [--move-after SEC --move-to MIB]
+ *                [--flush-tlb 1]
  *   workload system-ram      prints the bytes of System RAM in /proc/iomem, then the start
  *                            and end (exclusive) of the span from its lowest to its highest
  *                            address, in decimal
@@ -19,6 +20,11 @@
  * system-wide setting (/sys/kernel/mm/transparent_hugepage/enabled) still applies.
  * --move-after moves the hot part to --move-to after that many seconds (a phase change)
  * and prints the CLOCK_BOOTTIME second (the clock of /proc/uptime) when it did.
+ * --flush-tlb 1 makes the CPU running it drop its cached translations after every pass
+ * (an mprotect() of 1 MiB of its own, more pages than the kernel flushes one by one), so
+ * that the next pass sets the Accessed bits that DAMON cleared again even where the TLB
+ * could hold all of the hot part (QEMU's software TLB can: see
+ * Documentation/accuracy-and-cost.md).
  *
  * Built static (gcc -static) so that it runs in the busybox guest. Written in C rather
  * than Rust to need nothing but Debian's gcc and libc6-dev, already there for kbuild.
@@ -42,6 +48,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: workload run --size MIB [--hot MIB] [--hot-offset MIB] [--stride BYTES]\n"
 		"                    [--thp huge|nohuge|default] [--move-after SEC --move-to MIB]\n"
+		"                    [--flush-tlb 1]\n"
 		"       workload system-ram\n");
 	exit(2);
 }
@@ -112,7 +119,7 @@ int main(int argc, char **argv)
 	unsigned long size = 0, hot = 0, hot_off = 0, stride = PAGE, move_after = 0;
 	unsigned long move_to = 0;
 	const char *thp = "default";
-	int has_move_to = 0;
+	int has_move_to = 0, flush_tlb = 0;
 
 	if (argc == 2 && !strcmp(argv[1], "system-ram"))
 		return system_ram();
@@ -138,7 +145,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(o, "--move-to")) {
 			move_to = number(o, v) * MIB;
 			has_move_to = 1;
-		} else
+		} else if (!strcmp(o, "--flush-tlb"))
+			flush_tlb = number(o, v) != 0;
+		else
 			usage();
 	}
 	if (!size || !stride || hot_off + hot > size ||
@@ -177,6 +186,19 @@ int main(int argc, char **argv)
 	       hot_pages * PAGE, stride, boottime());
 	fflush(stdout);
 
+	/* 256 resident pages whose protection changes after each pass: more than the 33
+	 * pages x86 flushes one by one, so the kernel flushes this CPU's whole TLB. */
+	unsigned char *scratch = NULL;
+	if (flush_tlb) {
+		scratch = mmap(NULL, MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+		if (scratch == MAP_FAILED) {
+			perror("workload: mmap");
+			return 1;
+		}
+		touch(scratch, 0, MIB, PAGE);
+	}
+
 	double start = boottime();
 	int moved = 0;
 	const struct timespec pause_1ms = { 0, 1000000 };
@@ -193,6 +215,11 @@ int main(int argc, char **argv)
 			fflush(stdout);
 		}
 		touch(p, hot_off, hot, stride);
+		if (scratch && (mprotect(scratch, MIB, PROT_READ) ||
+				mprotect(scratch, MIB, PROT_READ | PROT_WRITE))) {
+			perror("workload: mprotect");
+			return 1;
+		}
 		nanosleep(&pause_1ms, NULL);
 	}
 }
