@@ -3,18 +3,23 @@
 # damon_stat: the user-facing targets. kbuild reads ./Kbuild, not this file.
 #
 #   make demo        set-up, kernel, module, boot, enable, show live statistics
-#   make check       every test: host cargo tests, module build, KUnit, QEMU tests
+#   make check       every test: host cargo tests, module build, KUnit, QEMU tests, and a
+#                    differential check against upstream DAMON_STAT (Linux 7.3)
 #   make check-debug the hardening suite (stress, fault injection, hostile input) on the
 #                    debug kernel (KASAN, kmemleak, lockdep)
 #   make module      build src/damon_stat.ko (against KDIR, default: the project's kernel)
 #   make module KUNIT=1   the test module, with the KUnit suite: build/kunit/src/damon_stat.ko
 #                    (KUNIT=1 also makes vm-run and demo use it)
 #   make vm-run GUEST=<script> [CMDLINE=...] [VM_MEM=1G] [VM_CPUS=2] [VM_TIMEOUT=300]
-#                    [KERNEL_FLAVOR=debug]
+#                    [KERNEL_FLAVOR=debug|upstream] [VM_FILES="host files for /guest/"]
+#                    (the upstream flavour boots Linux 7.3 with its built-in DAMON_STAT and
+#                    no module)
 #   make setup       install what is missing (Debian packages, pinned bindgen)
 #   make kernel      build (or find in the cache) the 6.12 test kernel
 #   make clippy      build the module and the test module under clippy (CLIPPY=1)
 #   make bench       host benchmark of one refresh
+#   make compare     damon_stat on 6.12 side by side with upstream DAMON_STAT on 7.3, with
+#                    ground truth [COMPARE_SECONDS=60] [COMPARE_REPEAT=3]
 #   make clean
 
 SHELL := /bin/bash
@@ -41,7 +46,7 @@ else
 MODULE_KO := src/damon_stat.ko
 endif
 
-.PHONY: all setup kernel module clippy host-test bench vm-run vm-tests check check-debug demo clean
+.PHONY: all setup kernel module clippy host-test bench compare vm-run vm-tests check check-debug demo clean
 
 all: module
 
@@ -64,10 +69,16 @@ host-test:
 bench:
 	@cargo bench --bench refresh
 
-vm-run: module
-	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) GUEST="$(GUEST)" CMDLINE="$(CMDLINE)" \
+compare: setup
+	@scripts/compare.sh
+
+# The upstream kernel has DAMON_STAT built in: no module to build or install.
+vm_module = $(if $(filter upstream,$(KERNEL_FLAVOR)),,$(MODULE_KO))
+
+vm-run: $(if $(filter upstream,$(KERNEL_FLAVOR)),setup,module)
+	@k=$(kdir) && KDIR="$$k" MODULE=$(vm_module) GUEST="$(GUEST)" CMDLINE="$(CMDLINE)" \
 		VM_MEM="$(VM_MEM)" VM_CPUS="$(VM_CPUS)" VM_TIMEOUT="$(VM_TIMEOUT)" \
-		scripts/vm-run.sh
+		VM_FILES="$(VM_FILES)" scripts/vm-run.sh
 
 vm-tests: module
 	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) tests/run-vm-tests.sh

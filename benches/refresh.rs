@@ -3,6 +3,11 @@
 //! Cost of one complete results refresh, as the kdamond callback does it.
 //!
 //! Run with `cargo bench --bench refresh`.
+//!
+//! It also times a C baseline, `benches/upstream_refresh.c` (built by `build.rs` at the
+//! same optimisation level): upstream DAMON_STAT's refresh algorithm over a linked list
+//! of regions, with a pointer array allocated per refresh and a heap sort through a
+//! comparator pointer, on the same regions in the same process, and prints ours/C.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -41,6 +46,120 @@ fn regions(n: usize, seed: u64) -> Vec<RegionSample> {
             r
         })
         .collect()
+}
+
+/// RegionSample's fields, as `benches/upstream_refresh.c` takes them.
+#[repr(C)]
+struct CRegionIn {
+    start: u64,
+    end: u64,
+    nr_accesses: u32,
+    age: u32,
+}
+
+/// The C baseline's list of regions (`struct upstream_target`), opaque here.
+#[repr(C)]
+struct UpstreamTarget {
+    _opaque: [u8; 0],
+}
+
+extern "C" {
+    fn upstream_target_new(regions: *const CRegionIn, n: usize) -> *mut UpstreamTarget;
+    fn upstream_target_free(target: *mut UpstreamTarget);
+    fn upstream_refresh(
+        target: *const UpstreamTarget,
+        aggr_interval_us: core::ffi::c_ulong,
+        bandwidth: *mut core::ffi::c_ulong,
+        percentiles: *mut core::ffi::c_long,
+    ) -> core::ffi::c_int;
+}
+
+/// The C baseline's regions, freed on drop.
+struct CBaseline(*mut UpstreamTarget);
+
+impl CBaseline {
+    fn new(regions: &[RegionSample]) -> Self {
+        let input: Vec<CRegionIn> = regions
+            .iter()
+            .map(|r| CRegionIn {
+                start: r.start,
+                end: r.end,
+                nr_accesses: r.nr_accesses,
+                age: r.age,
+            })
+            .collect();
+        // SAFETY: `input` holds `input.len()` initialised elements; the C side copies them.
+        let target = unsafe { upstream_target_new(input.as_ptr(), input.len()) };
+        assert!(
+            !target.is_null(),
+            "the C baseline could not allocate its regions"
+        );
+        Self(target)
+    }
+
+    /// One refresh the upstream way: returns the bandwidth and the percentiles.
+    fn refresh(&self, aggr_us: u64) -> (u64, [i64; NR_PERCENTILES]) {
+        let mut bandwidth = 0;
+        let mut percentiles = [0; NR_PERCENTILES];
+        // SAFETY: `self.0` is a live target from `upstream_target_new()`; the outputs are
+        // a valid `unsigned long` and an array of the 101 `long`s the C side writes.
+        let err =
+            unsafe { upstream_refresh(self.0, aggr_us, &mut bandwidth, percentiles.as_mut_ptr()) };
+        assert_eq!(
+            err, 0,
+            "the C baseline could not allocate its pointer array"
+        );
+        (bandwidth, percentiles)
+    }
+}
+
+impl Drop for CBaseline {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` came from `upstream_target_new()` and is freed only here.
+        unsafe { upstream_target_free(self.0) };
+    }
+}
+
+/// Times our refresh computation against the C baseline on the same `n` regions,
+/// alternating one call of each per sample so that both see the same machine noise.
+fn versus_c(n: usize, samples: usize) {
+    let regions = regions(n, 0x2545_f491_4f6c_dd1d ^ n as u64);
+    let mut entries = vec![IdleEntry::default(); n];
+    let aggr_us = 100_000;
+    let c = CBaseline::new(&regions);
+
+    // Same input, same answer: otherwise the timing compares different work.
+    let ours = compute_results(&regions, &mut entries, aggr_us).expect("regions cover memory");
+    let (c_bandwidth, c_percentiles) = c.refresh(aggr_us);
+    assert_eq!(
+        ours.idle_ms_percentiles, c_percentiles,
+        "percentiles differ from C's"
+    );
+    assert_eq!(ours.bandwidth, c_bandwidth, "bandwidth differs from C's");
+
+    let mut ours_ns = Vec::with_capacity(samples);
+    let mut c_ns = Vec::with_capacity(samples);
+    for i in 0..samples + samples / 10 {
+        let start = Instant::now();
+        black_box(compute_results(black_box(&regions), &mut entries, aggr_us));
+        let mid = Instant::now();
+        black_box(c.refresh(black_box(aggr_us)));
+        let end = Instant::now();
+        // The first tenth warms up.
+        if i >= samples / 10 {
+            ours_ns.push((mid - start).as_nanos() as u64);
+            c_ns.push((end - mid).as_nanos() as u64);
+        }
+    }
+    ours_ns.sort_unstable();
+    c_ns.sort_unstable();
+    let (ours, c) = (ours_ns[samples / 2], c_ns[samples / 2]);
+    println!(
+        "  versus upstream's algorithm in C ({n} regions, medians of {samples}): ours {}, C {}, ours/C {:.2} (target <= 0.5)",
+        format_us(ours),
+        format_us(c),
+        ours as f64 / c.max(1) as f64,
+    );
 }
 
 /// The state the module keeps between refreshes.
@@ -180,6 +299,9 @@ fn main() {
     let samples = if quick { 100 } else { 20_000 };
     bench(1000, samples, 1);
     breakdown(1000, samples / 4);
+    versus_c(1000, samples / 4);
     bench(100, samples, 10);
+    versus_c(100, samples / 4);
     bench(10, samples, 100);
+    versus_c(10, samples / 4);
 }

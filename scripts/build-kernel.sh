@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Builds the 6.12 test kernel from Debian's linux-source-6.12 and caches the built tree
-# outside the checkout. Prints the tree's path (the KDIR to build the module against) on
-# standard output; progress goes to standard error.
+# Builds a kernel and caches the built tree outside the checkout. Prints the tree's path
+# (the KDIR to build the module against, or to boot) on standard output; progress goes to
+# standard error.
+#
+# Flavours:
+#   test      Debian's linux-source-6.12, LLVM=1 with Debian's rustc: what the module needs.
+#   debug     the same plus kernel/debug.config (KASAN, kmemleak, lockdep).
+#   upstream  Debian's linux-source-7.3 from trixie-backports (fetched through a private
+#             apt configuration in the cache, never the system's sources), built with gcc
+#             (7.3 wants clang >= 17; bookworm has 14), C only, with the built-in upstream
+#             DAMON_STAT: the reference that `make compare` measures damon_stat against.
 #
 # The cache key hashes everything the built tree depends on: the kernel source package
 # version, the config fragments, any patches, the toolchain versions and the recipe
@@ -11,7 +19,7 @@
 # directory that is renamed into place only once complete, under a lock, so neither a
 # half-finished build nor a concurrent run can leave a broken tree behind.
 #
-# Usage: build-kernel.sh [test|debug]
+# Usage: build-kernel.sh [test|debug|upstream]
 source "$(dirname "$0")/lib.sh"
 
 # Bump when the build procedure below changes in a way that changes the result.
@@ -21,27 +29,56 @@ flavor=${1:-${KERNEL_FLAVOR:-test}}
 case "$flavor" in
 test) fragments=("$REPO_ROOT/kernel/test.config") ;;
 debug) fragments=("$REPO_ROOT/kernel/test.config" "$REPO_ROOT/kernel/debug.config") ;;
-*) die "unknown kernel flavour '$flavor' (use test or debug)" ;;
+upstream) fragments=("$REPO_ROOT/kernel/test.config" "$REPO_ROOT/kernel/upstream.config") ;;
+*) die "unknown kernel flavour '$flavor' (use test, debug or upstream)" ;;
 esac
 for f in "${fragments[@]}"; do
 	[ -f "$f" ] || die "missing config fragment $f"
 done
 
-tarball=$(kernel_source_tarball)
-[ -n "$tarball" ] || die "linux-source-6.12 is not installed: run 'make setup' first"
-[ -x "$BINDGEN" ] || die "bindgen is not installed in $BINDGEN_ROOT: run 'make setup' first"
-[ -x "$KERNEL_RUSTC" ] || die "$KERNEL_RUSTC is missing: run 'make setup' first"
+# The upstream kernel is C only: test.config without its Rust and KUnit lines (kept in
+# one place, so that the test kernel's other options follow it).
+c_only_fragment() {
+	grep -v -E '^(# )?CONFIG_(RUST|KUNIT|[A-Z0-9_]*_KUNIT_TEST)[ =_]' "$1"
+}
+fragment_text() {
+	local f
+	for f in "${fragments[@]}"; do
+		if [ "$flavor" = upstream ] && [ "$f" = "$REPO_ROOT/kernel/test.config" ]; then
+			c_only_fragment "$f"
+		else
+			cat "$f"
+		fi
+	done
+}
 
-srcver=$(kernel_source_version)
+if [ "$flavor" = upstream ]; then
+	source_name=linux-source-7.3
+	command -v gcc >/dev/null || die "gcc is missing: run 'make setup'"
+	deb=$(upstream_source_deb) || exit 1
+	srcver=$(dpkg-deb -f "$deb" Version)
+	fingerprint() { gcc --version | head -n 1; ld --version | head -n 1; }
+	make_args=(ARCH=x86_64 CC=gcc HOSTCC=gcc)
+else
+	source_name=linux-source-6.12
+	tarball=$(kernel_source_tarball)
+	[ -n "$tarball" ] || die "linux-source-6.12 is not installed: run 'make setup' first"
+	[ -x "$BINDGEN" ] || die "bindgen is not installed in $BINDGEN_ROOT: run 'make setup' first"
+	[ -x "$KERNEL_RUSTC" ] || die "$KERNEL_RUSTC is missing: run 'make setup' first"
+	srcver=$(kernel_source_version)
+	fingerprint() { toolchain_fingerprint; }
+	mapfile -t make_args < <(kernel_make_args)
+fi
+
 patches=()
-if [ -d "$REPO_ROOT/kernel/patches" ]; then
+if [ "$flavor" != upstream ] && [ -d "$REPO_ROOT/kernel/patches" ]; then
 	mapfile -t patches < <(find "$REPO_ROOT/kernel/patches" -name '*.patch' | sort)
 fi
 key=$({
 	echo "recipe $RECIPE_VERSION"
-	echo "linux-source-6.12 $srcver"
-	toolchain_fingerprint
-	cat "${fragments[@]}"
+	echo "$source_name $srcver"
+	fingerprint
+	fragment_text
 	[ ${#patches[@]} -eq 0 ] || cat "${patches[@]}"
 } | sha256_of_stdin)
 
@@ -80,38 +117,43 @@ mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
-step "kernel ($flavor): extracting linux-source-6.12 $srcver (key $key)"
-tar -xf "$tarball" -C "$tmp"
-mv "$tmp/linux-source-6.12" "$tmp/linux"
+step "kernel ($flavor): extracting $source_name $srcver (key $key)"
+if [ "$flavor" = upstream ]; then
+	# The package holds the source as a tarball: unpack the package, then the tarball.
+	dpkg-deb -x "$deb" "$tmp/deb"
+	tar -xf "$tmp/deb/usr/src/$source_name.tar.xz" -C "$tmp"
+	rm -rf "$tmp/deb"
+else
+	tar -xf "$tarball" -C "$tmp"
+fi
+mv "$tmp/$source_name" "$tmp/linux"
 cd "$tmp/linux"
+fragment_text >"$tmp/fragment.config"
 
 for p in "${patches[@]}"; do
 	step "applying $(basename "$p")"
 	patch -p1 --quiet <"$p" || die "patch $p does not apply to linux-source-6.12 $srcver"
 done
 
-mapfile -t make_args < <(kernel_make_args)
 step "configuring: tinyconfig + ${fragments[*]##*/}"
 make -s "${make_args[@]}" tinyconfig >/dev/null
-scripts/kconfig/merge_config.sh -m -O . .config "${fragments[@]}" >/dev/null
+scripts/kconfig/merge_config.sh -m -O . .config "$tmp/fragment.config" >/dev/null
 make -s "${make_args[@]}" olddefconfig >/dev/null
 
 # olddefconfig silently drops options whose dependencies are unmet: check every line.
 missing=()
-for f in "${fragments[@]}"; do
-	while IFS= read -r line; do
-		case "$line" in
-		CONFIG_*=*)
-			grep -qxF "$line" .config || missing+=("$line")
-			;;
-		"# CONFIG_"*" is not set")
-			opt=${line#\# }
-			opt=${opt%% *}
-			grep -q "^$opt=" .config && missing+=("$line")
-			;;
-		esac
-	done <"$f"
-done
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=*)
+		grep -qxF "$line" .config || missing+=("$line")
+		;;
+	"# CONFIG_"*" is not set")
+		opt=${line#\# }
+		opt=${opt%% *}
+		grep -q "^$opt=" .config && missing+=("$line")
+		;;
+	esac
+done <"$tmp/fragment.config"
 if [ ${#missing[@]} -gt 0 ]; then
 	{
 		echo "error: these options of the fragment are not in the final .config:"
@@ -122,7 +164,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	exit 1
 fi
 
-step "building the kernel with $(nproc) jobs (on 2 idle cores: about 5 minutes, the debug flavour about 7)"
+step "building the kernel with $(nproc) jobs (on 2 idle cores: about 5 minutes, the debug flavour about 7, upstream about 4.5)"
 if ! make -s -j"$(nproc)" "${make_args[@]}" >"$tmp/build.log" 2>&1; then
 	tail -n 40 "$tmp/build.log" >&2
 	die "kernel build failed (log above)"
@@ -131,16 +173,17 @@ fi
 {
 	echo "flavor $flavor"
 	echo "recipe $RECIPE_VERSION"
-	echo "linux-source-6.12 $srcver"
-	toolchain_fingerprint
+	echo "$source_name $srcver"
+	fingerprint
 } >"$tmp/inputs.txt"
 touch "$tmp/.built"
 mv "$tmp" "$final"
 trap - EXIT
 
-# Keep the two most recent trees of this flavour: each is about 2 GB.
-find "$kernel_cache" -mindepth 1 -maxdepth 1 -type d -name "$flavor-*" -printf '%T@ %p\n' |
-	sort -rn | tail -n +3 | cut -d' ' -f2- | xargs -r rm -rf
+# Keep the two most recent trees of this flavour: each is about 2 GB. NUL-separated, so
+# that a cache path with spaces or newlines is removed whole and nothing else is.
+find "$kernel_cache" -mindepth 1 -maxdepth 1 -type d -name "$flavor-*" -printf '%T@ %p\0' |
+	sort -z -rn | tail -z -n +3 | cut -z -d' ' -f2- | xargs -0 -r rm -rf --
 
 step "kernel ($flavor): built and cached at $final"
 echo "$kdir"

@@ -64,6 +64,39 @@ kernel_source_tarball() {
 	ls /usr/src/linux-source-6.12.tar.xz 2>/dev/null || true
 }
 
+# Prints the path of linux-source-7.3's package in the cache, downloading it on first use
+# from trixie-backports through a private apt configuration under the cache: the system's
+# apt sources and lists are neither read nor changed. Progress goes to standard error.
+UPSTREAM_SUITE=trixie-backports
+UPSTREAM_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+upstream_source_deb() {
+	local apt=$CACHE_ROOT/apt-$UPSTREAM_SUITE deb
+	deb=$(ls "$apt"/debs/linux-source-7.3_*_all.deb 2>/dev/null | tail -n 1 || true)
+	if [ -n "$deb" ]; then
+		echo "$deb"
+		return 0
+	fi
+	mkdir -p "$apt"/lists/partial "$apt"/cache/archives/partial "$apt"/debs
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $UPSTREAM_MIRROR $UPSTREAM_SUITE main" \
+		>"$apt/sources.list"
+	local opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
+		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Get::List-Cleanup=0
+		-o APT::Sandbox::User=root)
+	step "fetching the package list of $UPSTREAM_SUITE (private apt configuration in $apt)"
+	apt-get -qq "${opts[@]}" update >&2 ||
+		die "apt-get update of $UPSTREAM_SUITE failed: is $UPSTREAM_MIRROR reachable? (set DEBIAN_MIRROR to use another mirror)"
+	step "downloading linux-source-7.3 (about 170 MB)"
+	# apt-get download writes into the current directory; a partial file is never renamed
+	# into debs/, so an interrupted download is retried whole.
+	rm -rf "$apt/download" && mkdir -p "$apt/download"
+	(cd "$apt/download" && apt-get -qq "${opts[@]}" download linux-source-7.3 >&2) ||
+		die "apt-get download linux-source-7.3 from $UPSTREAM_SUITE failed"
+	deb=$(ls "$apt"/download/linux-source-7.3_*_all.deb 2>/dev/null | tail -n 1 || true)
+	[ -n "$deb" ] || die "apt-get download left no linux-source-7.3 package in $apt/download"
+	mv "$deb" "$apt/debs/" && rm -rf "$apt/download"
+	echo "$apt/debs/${deb##*/}"
+}
+
 # Versions of everything that shapes the built kernel, one per line.
 toolchain_fingerprint() {
 	"$KERNEL_RUSTC" --version

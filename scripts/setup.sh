@@ -11,6 +11,7 @@ PACKAGES=(
 	systemd # systemd-analyze checks the exporter's unit (tools/exporter/tests/systemd_unit.rs)
 	flex bison bc make libelf-dev libssl-dev cpio kmod xz-utils gzip
 	qemu-system-x86 busybox-static python3
+	gcc libc6-dev gnuplot-nox
 )
 
 missing=()

@@ -20,6 +20,8 @@
 #   VM_LOG      where to keep the serial log (default: a temporary file)
 #   VM_VERBOSE  1 streams every kernel line too, not only the script's output
 #   VM_EXPECT_SUITES  KUnit suites that must have run and passed (space separated)
+#   VM_FILES    host files to copy into the guest's /guest/ (space separated), e.g. a
+#               static workload binary
 source "$(dirname "$0")/lib.sh"
 
 : "${KDIR:?KDIR must name a built kernel tree (make vm-run sets it)}"
@@ -55,6 +57,10 @@ fi
 
 cp "$GUEST" "$root/guest/run.sh"
 cp "$REPO_ROOT/tests/vm/lib.sh" "$root/guest/lib.sh"
+for f in ${VM_FILES:-}; do
+	[ -f "$f" ] || die "VM_FILES names $f: no such file"
+	cp "$f" "$root/guest/"
+done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 

@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""`make compare`'s report: reads the guests' serial logs, prints the table, writes the
+CSV and the picture of the idle-time percentiles.
+
+Usage: report.py [--max-hot-share-diff PP] OUTDIR LOG...   (each LOG named
+<kernel>-<repeat>.log, kernel being damon_stat or upstream). Every figure is the median
+over the repeats. With --max-hot-share-diff, exits 1 when a scenario's hot share differs
+from upstream's by more than PP percentage points (the differential check of make check).
+"""
+
+import csv
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+KERNELS = ("damon_stat", "upstream")
+LABEL = {"damon_stat": "damon_stat 6.12", "upstream": "upstream 7.3"}
+STAT_SCENARIOS = ("dense", "dense-flush", "sparse-thp", "sparse-4k", "idle", "phase")
+CORE_SCENARIOS = ("core-50ms", "core-5ms")
+# Both kernels keep DAMON_STAT's attributes: 20 samples per aggregation window.
+AGGR_SAMPLES = 20
+USER_HZ = 100
+
+
+def fields(line):
+    return dict(re.findall(r"(\w+)=(\S+)", line))
+
+
+def parse_log(path):
+    """Returns {scenario: {"readings": [...], "end": {...}}} of one guest run."""
+    runs = {}
+    done = False
+    anon_huge_kb = None
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("CMP-WORKLOAD "):
+                m = re.search(r"(?:anon_huge_kb=|AnonHugePages: )(\d+)", line)
+                anon_huge_kb = int(m.group(1)) if m else None
+            elif line.startswith("CMP scenario="):
+                d = fields(line)
+                runs.setdefault(d["scenario"], {"readings": []})["readings"].append(
+                    {
+                        "t": float(d["t"]),
+                        "fresh": d["fresh"] == "1",
+                        "aggr_us": int(d["aggr_us"]),
+                        "bw": int(d["bw"]),
+                        "pct": [int(v) for v in d["pct"].split(",")],
+                    }
+                )
+            elif line.startswith("CMP-END "):
+                d = fields(line)
+                if anon_huge_kb is not None:
+                    d.setdefault("anon_huge_kb", str(anon_huge_kb))
+                runs.setdefault(d["scenario"], {"readings": []})["end"] = d
+            elif line == "CMP-DONE":
+                done = True
+    if not done:
+        sys.exit(f"report: {path} has no CMP-DONE: the guest did not finish (see the log)")
+    return runs
+
+
+def hot_share(pct):
+    """Share of memory reported accessed, in whole %: p_k (k >= 1) is negative exactly
+    when at least k % of memory was accessed, so this is the share rounded down (p0 is
+    left out: it is the first region's value whatever its size)."""
+    return sum(1 for v in pct[1:] if v < 0)
+
+
+def reading_at(readings, t):
+    fresh = [r for r in readings if r["fresh"]]
+    if not fresh or fresh[-1]["t"] < t - 2:
+        return None
+    return min(fresh, key=lambda r: abs(r["t"] - t))
+
+
+def figures(run, scenario):
+    """The figures of one scenario of one guest run, as {name: value}."""
+    end = run["end"]
+    out = {}
+    elapsed = float(end["elapsed"])
+    out["kdamond CPU ticks/min"] = int(end["ticks"]) * 60 / elapsed
+    if scenario in CORE_SCENARIOS:
+        return out
+    readings = run["readings"]
+    truth = int(end["truth_hot"])
+    span = int(end["span"])
+    last = readings[-1]
+    if "anon_huge_kb" in end:
+        # What THP really gave the workload: the reading depends on it.
+        out["huge pages mapped MiB"] = int(end["anon_huge_kb"]) / 1024
+    out["_truth hot share %"] = 100 * truth / span
+    first = float(end["first_result"])
+    out["first result s"] = first if first >= 0 else math.nan
+    for t in (10, 30, 60):
+        r = reading_at(readings, t)
+        out[f"aggr_interval ms at {t} s"] = r["aggr_us"] / 1000 if r else math.nan
+    # Shares and bandwidth over the second half of the run, once the intervals settled.
+    half = [r for r in readings if r["fresh"] and r["t"] >= readings[-1]["t"] / 2]
+    out["hot share % (negative percentiles)"] = (
+        statistics.median(hot_share(r["pct"]) for r in half) if half else math.nan
+    )
+    if half:
+        bws = [r["bw"] for r in half]
+        out["bandwidth MB/s (median)"] = statistics.median(bws) / 1e6
+        mean = statistics.mean(bws)
+        out["bandwidth spread % (stdev/mean)"] = (
+            100 * statistics.pstdev(bws) / mean if mean else math.nan
+        )
+        if truth:
+            # The DAMON model: every hot byte seen in every sample of the window.
+            ratios = [
+                r["bw"] / (truth * AGGR_SAMPLES / (r["aggr_us"] / 1e6)) for r in half
+            ]
+            out["bandwidth / model (median)"] = statistics.median(ratios)
+    moved = float(end["moved_at"])
+    if moved >= 0:
+        # The move shows once the most accessed memory has been accessed for no longer
+        # than the time since the move (plus one aggregation window).
+        seen = math.nan
+        for r in readings:
+            if not r["fresh"] or r["t"] < moved:
+                continue
+            p0 = r["pct"][0]
+            if p0 < 0 and -p0 <= (r["t"] - moved) * 1000 + r["aggr_us"] / 1000:
+                seen = r["t"] - moved
+                break
+        out["phase change seen after s"] = seen
+    out["_pct"] = last["pct"]
+    return out
+
+
+def median(values):
+    values = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
+    return statistics.median(values) if values else math.nan
+
+
+def fmt(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def main():
+    args = sys.argv[1:]
+    max_diff = None
+    if args[:1] == ["--max-hot-share-diff"]:
+        max_diff = float(args[1])
+        args = args[2:]
+    outdir, logs = args[0], args[1:]
+    per = {}  # (kernel, scenario) -> [figures of each repeat]
+    for path in logs:
+        m = re.match(r"(damon_stat|upstream)-(\d+)\.log$", os.path.basename(path))
+        if not m:
+            sys.exit(f"report: {path}: expected a name like damon_stat-1.log")
+        for scenario, run in parse_log(path).items():
+            per.setdefault((m.group(1), scenario), []).append(figures(run, scenario))
+
+    scenarios = [s for s in STAT_SCENARIOS + CORE_SCENARIOS if any((k, s) in per for k in KERNELS)]
+    rows = []
+    pcts = {}
+    for s in scenarios:
+        names = []
+        for k in KERNELS:
+            for f in per.get((k, s), []):
+                names += [n for n in f if not n.startswith("_") and n not in names]
+        for name in names:
+            vals = {k: median([f.get(name, math.nan) for f in per.get((k, s), [])]) for k in KERNELS}
+            truth = math.nan
+            if name.startswith("hot share"):
+                truth = median([f["_truth hot share %"] for f in per.get(("damon_stat", s), [])])
+            ratio = (
+                vals["damon_stat"] / vals["upstream"]
+                if vals["upstream"] and not math.isnan(vals["upstream"])
+                else math.nan
+            )
+            rows.append((s, name, vals["damon_stat"], vals["upstream"], truth, ratio))
+        for k in KERNELS:
+            runs = per.get((k, s), [])
+            if runs and "_pct" in runs[-1]:
+                pcts[(k, s)] = runs[-1]["_pct"]
+
+    # The CPU ratio of each scenario against the bare cores' ratio at 5 ms sampling.
+    cpu = {row[0]: row[5] for row in rows if row[1].startswith("kdamond CPU")}
+    core = cpu.get("core-5ms")
+    if core and not math.isnan(core):
+        for s in STAT_SCENARIOS:
+            if s in cpu and not math.isnan(cpu[s]):
+                rows.append((s, "CPU ratio / bare-core ratio (5 ms)", math.nan, math.nan, math.nan, cpu[s] / core))
+
+    repeats = max(len(v) for v in per.values())
+    header = ("scenario", "figure", LABEL["damon_stat"], LABEL["upstream"], "truth", "ours/upstream")
+    widths = [11, 36, 16, 13, 8, 13]
+    print(f"Medians of {repeats} repeat(s) per kernel.")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    for row in rows:
+        cells = [row[0], row[1]] + [fmt(v) for v in row[2:]]
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths)))
+
+    csv_path = os.path.join(outdir, "compare.csv")
+    with open(csv_path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for row in rows:
+            w.writerow([row[0], row[1]] + ["" if math.isnan(v) else f"{v:.6g}" for v in row[2:]])
+    print(f"CSV: {csv_path}")
+    plot(outdir, pcts)
+    if max_diff is not None:
+        failed = False
+        for s, name, ours, upstream, _, _ in rows:
+            if not name.startswith("hot share"):
+                continue
+            diff = abs(ours - upstream)
+            ok = diff <= max_diff
+            failed |= not ok
+            print(
+                f"{'ok' if ok else 'FAIL'}: {s}: hot share {fmt(ours)} % vs upstream's "
+                f"{fmt(upstream)} %: {diff:.0f} point(s) apart (at most {max_diff:g})"
+            )
+        if failed or not any(r[1].startswith("hot share") for r in rows):
+            sys.exit(1)
+
+
+def plot(outdir, pcts):
+    """Draws the last reading's idle-time percentiles of both kernels, one panel per
+    scenario, with gnuplot."""
+    shown = [s for s in STAT_SCENARIOS if any((k, s) in pcts for k in KERNELS)]
+    if not shown:
+        return
+    data = os.path.join(outdir, "percentiles.dat")
+    with open(data, "w") as f:
+        for s in shown:
+            for k in KERNELS:
+                f.write(f"# {s} {k}\n")
+                for i, v in enumerate(pcts.get((k, s), [])):
+                    f.write(f"{i} {v / 1000:.3f}\n")
+                f.write("\n\n")
+    svg = os.path.join(outdir, "idle-percentiles.svg")
+    cols = 3
+    rows = (len(shown) + cols - 1) // cols
+    script = [
+        f"set terminal svg size {cols * 420},{rows * 320} dynamic font 'sans,11'",
+        f"set output '{svg}'",
+        "set termoption noenhanced",
+        f"set multiplot layout {rows},{cols} title 'Memory idle time percentiles at the end of each scenario (negative: accessed for that long)'",
+        "set xlabel 'percentile of memory'",
+        "set ylabel 'idle time (s)'",
+        "set xrange [0:100]",
+        "set grid",
+        "set key top left",
+    ]
+    for n, s in enumerate(shown):
+        script.append(f"set title '{s}'")
+        script.append(
+            f"plot '{data}' index {2 * n} with steps lw 2 title '{LABEL['damon_stat']}', "
+            f"'' index {2 * n + 1} with steps lw 2 dt 2 title '{LABEL['upstream']}'"
+        )
+    script.append("unset multiplot")
+    subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
+    print(f"Picture: {svg}")
+
+
+if __name__ == "__main__":
+    main()

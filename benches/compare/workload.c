@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A memory access workload with a known ground truth, for `make compare`.
+ *
+ * It maps anonymous memory, writes every 4 KiB page of it once (so all of it is resident),
+ * then keeps writing one byte every STRIDE bytes of a hot part until killed, pausing
+ * 1 ms between passes. The pages it keeps touching are the truly hot memory: their
+ * number times 4 KiB is printed as the ground truth.
+ *
+ * Usage:
+ *   workload run --size MIB [--hot MIB] [--hot-offset MIB] [--stride BYTES]
+ *                [--thp huge|nohuge|default] [--move-after SEC --move-to MIB]
+ *                [--flush-tlb 1]
+ *   workload system-ram      prints the bytes of System RAM in /proc/iomem, then the start
+ *                            and end (exclusive) of the span from its lowest to its highest
+ *                            address, in decimal
+ *
+ * --hot 0 (the default) is the idle workload: after the first pass nothing is touched.
+ * --thp huge/nohuge asks for or refuses transparent huge pages with madvise(); the
+ * system-wide setting (/sys/kernel/mm/transparent_hugepage/enabled) still applies.
+ * --move-after moves the hot part to --move-to after that many seconds (a phase change)
+ * and prints the CLOCK_BOOTTIME second (the clock of /proc/uptime) when it did.
+ * --flush-tlb 1 makes the CPU running it drop its cached translations after every pass
+ * (an mprotect() of 1 MiB of its own, more pages than the kernel flushes one by one), so
+ * that the next pass sets the Accessed bits that DAMON cleared again even where the TLB
+ * could hold all of the hot part (QEMU's software TLB can: see
+ * Documentation/accuracy-and-cost.md).
+ *
+ * Built static (gcc -static) so that it runs in the busybox guest. Written in C rather
+ * than Rust to need nothing but Debian's gcc and libc6-dev, already there for kbuild.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MIB (1024UL * 1024UL)
+#define PAGE 4096UL
+#define HUGE (2 * MIB)
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: workload run --size MIB [--hot MIB] [--hot-offset MIB] [--stride BYTES]\n"
+		"                    [--thp huge|nohuge|default] [--move-after SEC --move-to MIB]\n"
+		"                    [--flush-tlb 1]\n"
+		"       workload system-ram\n");
+	exit(2);
+}
+
+/* Parses a non-negative decimal number or exits with a message naming the option. */
+static unsigned long number(const char *opt, const char *text)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-') {
+		fprintf(stderr, "workload: %s wants a non-negative number, not '%s'\n", opt,
+			text);
+		exit(2);
+	}
+	return v;
+}
+
+static double boottime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Sums the System RAM ranges of /proc/iomem (root sees real addresses). */
+static int system_ram(void)
+{
+	FILE *f = fopen("/proc/iomem", "r");
+	char line[256];
+	uint64_t start, end, total = 0, lowest = UINT64_MAX, highest = 0;
+
+	if (!f) {
+		perror("workload: /proc/iomem");
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		/* Top-level lines only: nested ones start with spaces. */
+		if (line[0] == ' ' || !strstr(line, ": System RAM"))
+			continue;
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &start, &end) == 2 && end > start) {
+			total += end - start + 1;
+			lowest = start < lowest ? start : lowest;
+			highest = end + 1 > highest ? end + 1 : highest;
+		}
+	}
+	fclose(f);
+	if (!total) {
+		fprintf(stderr, "workload: no System RAM in /proc/iomem (not root?)\n");
+		return 1;
+	}
+	printf("%" PRIu64 " %" PRIu64 " %" PRIu64 "\n", total, lowest, highest);
+	return 0;
+}
+
+static void touch(volatile unsigned char *p, unsigned long from, unsigned long len,
+		  unsigned long stride)
+{
+	for (unsigned long off = from; off < from + len; off += stride)
+		p[off]++;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long size = 0, hot = 0, hot_off = 0, stride = PAGE, move_after = 0;
+	unsigned long move_to = 0;
+	const char *thp = "default";
+	int has_move_to = 0, flush_tlb = 0;
+
+	if (argc == 2 && !strcmp(argv[1], "system-ram"))
+		return system_ram();
+	if (argc < 2 || strcmp(argv[1], "run"))
+		usage();
+	for (int i = 2; i < argc; i += 2) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!v)
+			usage();
+		if (!strcmp(o, "--size"))
+			size = number(o, v) * MIB;
+		else if (!strcmp(o, "--hot"))
+			hot = number(o, v) * MIB;
+		else if (!strcmp(o, "--hot-offset"))
+			hot_off = number(o, v) * MIB;
+		else if (!strcmp(o, "--stride"))
+			stride = number(o, v);
+		else if (!strcmp(o, "--thp"))
+			thp = v;
+		else if (!strcmp(o, "--move-after"))
+			move_after = number(o, v);
+		else if (!strcmp(o, "--move-to")) {
+			move_to = number(o, v) * MIB;
+			has_move_to = 1;
+		} else if (!strcmp(o, "--flush-tlb"))
+			flush_tlb = number(o, v) != 0;
+		else
+			usage();
+	}
+	if (!size || !stride || hot_off + hot > size ||
+	    (move_after && (!has_move_to || move_to + hot > size))) {
+		fprintf(stderr, "workload: the hot part (and where it moves) must lie within "
+				"--size, and --stride must be positive\n");
+		return 2;
+	}
+
+	/* Map 2 MiB more and align, so that huge pages are possible from the start. */
+	unsigned char *raw = mmap(NULL, size + HUGE, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED) {
+		perror("workload: mmap");
+		return 1;
+	}
+	unsigned char *p = (unsigned char *)(((uintptr_t)raw + HUGE - 1) & ~(HUGE - 1));
+
+	if (!strcmp(thp, "huge") || !strcmp(thp, "nohuge")) {
+		int advice = !strcmp(thp, "huge") ? MADV_HUGEPAGE : MADV_NOHUGEPAGE;
+
+		if (madvise(p, size, advice)) {
+			perror("workload: madvise");
+			return 1;
+		}
+	} else if (strcmp(thp, "default")) {
+		usage();
+	}
+
+	touch(p, 0, size, PAGE);
+	/* Every distinct 4 KiB page the hot loop writes is truly hot. */
+	unsigned long hot_pages = 0;
+	if (hot)
+		hot_pages = stride >= PAGE ? (hot + stride - 1) / stride : (hot + PAGE - 1) / PAGE;
+	printf("ready resident_bytes=%lu hot_bytes=%lu stride=%lu at=%.3f\n", size,
+	       hot_pages * PAGE, stride, boottime());
+	fflush(stdout);
+
+	/* 256 resident pages whose protection changes after each pass: more than the 33
+	 * pages x86 flushes one by one, so the kernel flushes this CPU's whole TLB. */
+	unsigned char *scratch = NULL;
+	if (flush_tlb) {
+		scratch = mmap(NULL, MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+		if (scratch == MAP_FAILED) {
+			perror("workload: mmap");
+			return 1;
+		}
+		touch(scratch, 0, MIB, PAGE);
+	}
+
+	double start = boottime();
+	int moved = 0;
+	const struct timespec pause_1ms = { 0, 1000000 };
+
+	for (;;) {
+		if (!hot) {
+			pause();
+			continue;
+		}
+		if (move_after && !moved && boottime() - start >= move_after) {
+			hot_off = move_to;
+			moved = 1;
+			printf("moved hot_offset=%lu at=%.3f\n", hot_off, boottime());
+			fflush(stdout);
+		}
+		touch(p, hot_off, hot, stride);
+		if (scratch && (mprotect(scratch, MIB, PROT_READ) ||
+				mprotect(scratch, MIB, PROT_READ | PROT_WRITE))) {
+			perror("workload: mprotect");
+			return 1;
+		}
+		nanosleep(&pause_1ms, NULL);
+	}
+}

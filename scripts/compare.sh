@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make compare`: damon_stat on 6.12 side by side with upstream DAMON_STAT on 7.3, on the
+# same workloads with a known ground truth, in 2 GiB QEMU guests. Builds what it needs
+# (the test kernel and module, the upstream kernel, the static workload), boots each
+# kernel COMPARE_REPEAT times (alternating, so that both see the same machine load), and
+# prints the table of medians (benches/compare/report.py); writes compare.csv and
+# idle-percentiles.svg into COMPARE_OUT.
+#
+# Environment:
+#   COMPARE_SECONDS    length of each scenario (default 60; the phase change runs twice)
+#   COMPARE_REPEAT     boots per kernel (default 3)
+#   COMPARE_SCENARIOS  default: dense dense-flush sparse-thp sparse-4k idle phase core-50ms
+#                      core-5ms (dense-flush: dense with a TLB flush after every pass);
+#                      trace-dense (not in the default) prints every aggregation window's
+#                      length and observed access ratio and every tuning step, to compare
+#                      the interval tuners; trace-dense-flush the same with a workload
+#                      that flushes its CPU's TLB after every pass
+#   COMPARE_OUT        where logs and results go (default: target/compare)
+#   COMPARE_MAX_HOT_SHARE_DIFF  fail when a scenario's share of memory reported accessed
+#                      differs from upstream's by more than this many percentage points
+#                      (make check's differential check)
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+seconds=${COMPARE_SECONDS:-60}
+repeat=${COMPARE_REPEAT:-3}
+scenarios=${COMPARE_SCENARIOS:-dense dense-flush sparse-thp sparse-4k idle phase core-50ms core-5ms}
+out=${COMPARE_OUT:-$REPO_ROOT/target/compare}
+[[ "$seconds" =~ ^[1-9][0-9]*$ ]] || die "COMPARE_SECONDS=$seconds: give a whole number of seconds (e.g. 60)"
+[[ "$repeat" =~ ^[1-9][0-9]*$ ]] || die "COMPARE_REPEAT=$repeat: give a positive whole number (e.g. 3)"
+for s in $scenarios; do
+	case "$s" in
+	dense | dense-flush | sparse-thp | sparse-4k | idle | phase | core-50ms | core-5ms | trace-dense | trace-dense-flush) ;;
+	*) die "COMPARE_SCENARIOS: unknown scenario '$s' (dense dense-flush sparse-thp sparse-4k idle phase core-50ms core-5ms trace-dense trace-dense-flush)" ;;
+	esac
+done
+command -v gcc >/dev/null || die "gcc is missing: run 'make setup'"
+command -v gnuplot >/dev/null || die "gnuplot is missing: run 'make setup' (gnuplot-nox)"
+
+# Guest time: the scenarios, the phase change's second half, a minute to boot and start
+# each workload under TCG, and as much again in slack.
+n=0 guest_seconds=0
+for s in $scenarios; do
+	n=$((n + 1))
+	guest_seconds=$((guest_seconds + seconds + 15))
+	[ "$s" = phase ] && guest_seconds=$((guest_seconds + seconds))
+done
+guest_seconds=$((guest_seconds + 60))
+step "compare: $n scenario(s) of ${seconds} s, $repeat boot(s) per kernel: about $((2 * repeat * guest_seconds / 60)) minutes of guests after the builds"
+
+upstream_kdir=$(scripts/build-kernel.sh upstream)
+test_kdir=$(scripts/build-kernel.sh test)
+scripts/build-module.sh "$test_kdir"
+
+rm -rf "$out/logs"
+mkdir -p "$out/logs"
+gcc -O2 -static -Wall -Wextra -Werror -o "$out/workload" benches/compare/workload.c ||
+	die "building the workload failed (gcc -static needs Debian's libc6-dev)"
+printf 'COMPARE_SECONDS=%s\nCOMPARE_SCENARIOS="%s"\n' "$seconds" "$scenarios" >"$out/compare.env"
+
+for r in $(seq 1 "$repeat"); do
+	for kernel in damon_stat upstream; do
+		# No KUnit at boot: the test kernel's suites (and the module's, at modprobe) would
+		# run kdamonds of their own before the measurements.
+		if [ "$kernel" = upstream ]; then
+			kdir=$upstream_kdir module= cmdline=
+		else
+			kdir=$test_kdir module=$REPO_ROOT/src/damon_stat.ko cmdline=kunit.enable=0
+		fi
+		step "compare: $kernel, boot $r of $repeat"
+		set +e
+		# The per-second readings go to the log only.
+		KDIR=$kdir MODULE=$module CMDLINE=$cmdline GUEST=benches/compare/guest.sh VM_MEM=2G VM_CPUS=2 \
+			VM_TIMEOUT=$((2 * guest_seconds)) VM_FILES="$out/workload $out/compare.env" \
+			VM_LOG="$out/logs/$kernel-$r.log" scripts/vm-run.sh |
+			grep --line-buffered -v '^CMP scenario='
+		status=${PIPESTATUS[0]}
+		set -e
+		[ "$status" = 0 ] || die "the $kernel guest failed (log: $out/logs/$kernel-$r.log)"
+	done
+done
+
+step "compare: the table (machine load now: $(cut -d' ' -f1-3 /proc/loadavg))"
+report_args=()
+if [ -n "${COMPARE_MAX_HOT_SHARE_DIFF:-}" ]; then
+	report_args=(--max-hot-share-diff "$COMPARE_MAX_HOT_SHARE_DIFF")
+fi
+python3 benches/compare/report.py "${report_args[@]}" "$out" "$out"/logs/*.log
