@@ -11,10 +11,8 @@
 //! tuner must take every one of upstream's steps exactly: given the same window, the
 //! same next sampling interval.
 
-use damon_stat_logic::logic::region::RegionSample;
-use damon_stat_logic::logic::tuner::{
-    adaptation_bp, score_bp, tuned_intervals, Intervals, IntervalsGoal,
-};
+use damon_stat_logic::logic::damon_values::{Intervals, RegionSample};
+use damon_stat_logic::logic::tuner::{adaptation_bp, score_bp, tuned_intervals, IntervalsGoal};
 
 /// DAMON_STAT's fixed number of samples per aggregation window.
 const AGGR_SAMPLES: u64 = 20;
@@ -81,11 +79,8 @@ const DAMON_STAT_6_12: &[Step] = &[
 /// Two regions covering `bytes` whose `size * nr_accesses` sums to `events`.
 fn window(events: u64, bytes: u64) -> [RegionSample; 2] {
     let (q, r) = (events / bytes, events % bytes);
-    let region = |start: u64, end: u64, nr_accesses: u64| RegionSample {
-        start,
-        end,
-        nr_accesses: u32::try_from(nr_accesses).unwrap(),
-        age: 0,
+    let region = |start: u64, end: u64, nr_accesses: u64| {
+        RegionSample::new(start, end, u32::try_from(nr_accesses).unwrap(), 0)
     };
     [region(0, r, q + 1), region(r, bytes, q)]
 }
