@@ -11,6 +11,12 @@ BINDGEN_VERSION=0.73.2
 BINDGEN_ROOT=$CACHE_ROOT/tools/bindgen-$BINDGEN_VERSION
 BINDGEN=$BINDGEN_ROOT/bin/bindgen
 
+# damo, the DAMON user-space tool, for the guest tests: a venv of Debian's python3. It
+# does not shape the kernel.
+DAMO_VERSION=3.4.3
+DAMO_ROOT=$CACHE_ROOT/tools/damo-$DAMO_VERSION
+DAMO=$DAMO_ROOT/bin/damo
+
 # The kernel is built with Debian's rustc (it ships rust-src); rustup's has none.
 KERNEL_RUSTC=/usr/bin/rustc
 KERNEL_RUSTDOC=/usr/bin/rustdoc
