@@ -9,6 +9,7 @@ source "$(dirname "$0")/lib.sh"
 PACKAGES=(
 	linux-source-6.12 rustc-web rust-web-src rust-web-clippy
 	clang lld llvm libclang-dev
+	systemd # systemd-analyze checks the exporter's unit (tools/exporter/tests/systemd_unit.rs)
 	flex bison bc make libelf-dev libssl-dev cpio kmod xz-utils gzip
 	qemu-system-x86 busybox-static python3 python3-venv prometheus
 )

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The metrics, derived figures and their encoding (OpenMetrics text, which Prometheus
+//! and node_exporter's textfile collector both read).
+//!
+//! # What the derived figures mean
+//!
+//! Percentile `k` is the idle time of the region at which the sorted cumulative size
+//! first reaches `k` % of the monitored memory (integer percent, rounded down, as
+//! upstream computes it). So for a threshold `t`, with `B` the share of memory idle for
+//! less than `t`: for `k >= 1`, `p_k < t` exactly when `k <= floor(100 B)`. Counting the
+//! percentiles p1..p100 at or above `t` gives `Q = 100 - floor(100 B)`, and `Q / 100`
+//! overstates the share idle for at least `t` by less than 1 % of memory: each of p1..p100
+//! stands for 1 % of memory, p0 for none. It is exact at 0 and at 100 %. The share
+//! accessed in the last window is the complement for `t = 0`: the number of p1..p100 at
+//! or below 0 (negative on 6.18+ and damon_stat, 0 on 6.17), understated by less than
+//! 1 %. Bytes are that share of MemTotal, like `damo report access` rebuilds regions from
+//! MemTotal; the percentiles describe the monitored physical range, which also counts
+//! holes between System RAM ranges as never-accessed memory.
+
+use std::fmt::Write as _;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::stats::{Reading, Stats, NR_PERCENTILES};
+
+/// The content type of [`encode_reading`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Idle-time thresholds of `damon_stat_memory_idle_bytes`, in seconds.
+pub const IDLE_THRESHOLDS_SECONDS: [u32; 4] = [1, 10, 60, 600];
+
+/// Milliseconds per second, the unit of the percentiles.
+const MS_PER_SECOND: i64 = 1000;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QuantileLabel {
+    quantile: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AtLeastLabel {
+    at_least: String,
+}
+
+/// A gauge family whose series are encoded in the order given (prometheus-client's
+/// `Family` encodes in hash order, which makes p0..p100 hard to read by eye).
+#[derive(Debug)]
+struct OrderedGauges<L>(Vec<(L, f64)>);
+
+impl<L: EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static> EncodeMetric
+    for OrderedGauges<L>
+{
+    fn encode(&self, mut encoder: MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
+        for (labels, value) in &self.0 {
+            ConstGauge::new(*value).encode(encoder.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
+    }
+}
+
+/// The quantile label of percentile `k`: "0", "0.01", ..., "0.5", ..., "1".
+pub fn quantile_label(k: usize) -> String {
+    match k {
+        0 => "0".to_owned(),
+        100 => "1".to_owned(),
+        _ => format!("0.{k:02}").trim_end_matches('0').to_owned(),
+    }
+}
+
+/// How many of p1..p100 are at least `threshold_ms`: the percent of memory idle for at
+/// least that long (see the module documentation for the error bound).
+pub fn percent_idle_at_least(percentiles: &[i64; NR_PERCENTILES], threshold_ms: i64) -> u64 {
+    percentiles
+        .iter()
+        .skip(1)
+        .filter(|&&ms| ms >= threshold_ms)
+        .count() as u64
+}
+
+/// How many of p1..p100 are at most 0: the percent of memory accessed in the last
+/// aggregation window.
+pub fn percent_accessed(percentiles: &[i64; NR_PERCENTILES]) -> u64 {
+    percentiles.iter().skip(1).filter(|&&ms| ms <= 0).count() as u64
+}
+
+/// `percent` % of `total`, rounded down, without overflow.
+pub fn percent_of(total: u64, percent: u64) -> u64 {
+    let bytes = u128::from(total) * u128::from(percent.min(100)) / 100;
+    u64::try_from(bytes).unwrap_or(u64::MAX)
+}
+
+fn gauge_i64(registry: &mut Registry, name: &str, help: &str, value: i64) {
+    registry.register(name, help, ConstGauge::new(value));
+}
+
+fn gauge_f64(registry: &mut Registry, name: &str, help: &str, value: f64) {
+    registry.register(name, help, ConstGauge::new(value));
+}
+
+fn register_stats(registry: &mut Registry, stats: &Stats) {
+    gauge_i64(
+        registry,
+        "enabled",
+        "Whether DAMON_STAT monitoring runs (1) or not (0)",
+        i64::from(stats.enabled),
+    );
+    if let Some(pid) = stats.kdamond_pid {
+        gauge_i64(
+            registry,
+            "kdamond_pid",
+            "PID of the kdamond thread doing the monitoring, -1 when it does not run",
+            pid,
+        );
+    }
+    gauge_f64(
+        registry,
+        "estimated_memory_bandwidth_bytes_per_second",
+        "DAMON's estimate of memory access bandwidth: region size times accesses per \
+         aggregation interval",
+        stats.bandwidth_bytes_per_second as f64,
+    );
+    if let Some(us) = stats.aggr_interval_us {
+        gauge_f64(
+            registry,
+            "aggregation_interval_seconds",
+            "The current auto-tuned DAMON aggregation interval",
+            us as f64 / 1e6,
+        );
+    }
+    if !stats.has_percentiles() {
+        // Before the first refresh the kernel publishes zeros, not a result.
+        return;
+    }
+
+    let idle = OrderedGauges(
+        (stats.idle_ms_percentiles.iter().enumerate())
+            .map(|(k, &ms)| {
+                let quantile = quantile_label(k);
+                (QuantileLabel { quantile }, ms as f64 / 1e3)
+            })
+            .collect(),
+    );
+    registry.register(
+        "memory_idle_seconds",
+        "Per-byte idle time percentiles of physical memory; negative: accessed in the last \
+         aggregation window, for that long at its access level",
+        idle,
+    );
+
+    let idle_bytes = OrderedGauges(
+        (IDLE_THRESHOLDS_SECONDS.iter())
+            .map(|&seconds| {
+                let threshold_ms = i64::from(seconds) * MS_PER_SECOND;
+                let percent = percent_idle_at_least(&stats.idle_ms_percentiles, threshold_ms);
+                let at_least = seconds.to_string();
+                let bytes = percent_of(stats.mem_total_bytes, percent);
+                (AtLeastLabel { at_least }, bytes as f64)
+            })
+            .collect(),
+    );
+    registry.register(
+        "memory_idle_bytes",
+        "Bytes of memory idle for at least at_least seconds: MemTotal times the share of \
+         percentiles p1..p100 at or above it (1 % resolution, an upper bound)",
+        idle_bytes,
+    );
+
+    gauge_f64(
+        registry,
+        "memory_accessed_ratio",
+        "Share of memory accessed in the last aggregation window, from the percentiles \
+         (1 % resolution, a lower bound)",
+        percent_accessed(&stats.idle_ms_percentiles) as f64 / 100.0,
+    );
+}
+
+/// Encodes one scrape: `damon_stat_up` and, when the reading succeeded and found
+/// DAMON_STAT, its metrics.
+pub fn encode_reading<E>(reading: &Result<Reading, E>) -> String {
+    let mut registry = Registry::with_prefix("damon_stat");
+    let stats = match reading {
+        Ok(Reading::Present(stats)) => Some(stats),
+        Ok(Reading::Absent) | Err(_) => None,
+    };
+    gauge_i64(
+        &mut registry,
+        "up",
+        "Whether DAMON_STAT's parameters were found and read without error",
+        i64::from(stats.is_some()),
+    );
+    if let Some(stats) = stats {
+        register_stats(&mut registry, stats);
+    }
+    let mut out = String::new();
+    if let Err(e) = encode(&mut out, &registry) {
+        // Writing to a String cannot fail; should the encoder ever refuse, say so in the
+        // output rather than serve a truncated page silently.
+        out.clear();
+        let _ = writeln!(out, "# encoding failed: {e}\ndamon_stat_up 0\n# EOF");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_labels() {
+        let labels: Vec<String> = (0..NR_PERCENTILES).map(quantile_label).collect();
+        assert_eq!(labels[0], "0");
+        assert_eq!(labels[1], "0.01");
+        assert_eq!(labels[10], "0.1");
+        assert_eq!(labels[50], "0.5");
+        assert_eq!(labels[99], "0.99");
+        assert_eq!(labels[100], "1");
+        for (k, label) in labels.iter().enumerate() {
+            let parsed: f64 = label.parse().expect("a number");
+            assert!((parsed * 100.0 - k as f64).abs() < 1e-9, "{label}");
+        }
+    }
+
+    /// Builds percentiles as the kernel does from (size, idle ms) regions, sorted by idle
+    /// time: p_k is the value of the first region whose cumulative size * 100 / total
+    /// (rounded down) reaches k.
+    fn kernel_percentiles(regions: &[(u64, i64)]) -> [i64; NR_PERCENTILES] {
+        let mut sorted = regions.to_vec();
+        sorted.sort_by_key(|&(_, ms)| ms);
+        let total: u64 = sorted.iter().map(|&(size, _)| size).sum();
+        let mut out = [0; NR_PERCENTILES];
+        let mut k = 0;
+        let mut accounted = 0;
+        for (size, ms) in sorted {
+            accounted += size;
+            while k < NR_PERCENTILES && k as u64 * total <= accounted * 100 {
+                out[k] = ms;
+                k += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn derived_shares_are_within_one_percent() {
+        // The share idle at least 60 s sweeps 0..100 % in steps of 0.1 %, the rest being
+        // accessed: the estimate is never below the truth and never 1 % above it; the
+        // accessed share never above the truth and never 1 % below it.
+        let total = 1000u64;
+        for idle in 0..=total {
+            let accessed = total - idle;
+            let regions = [(accessed, -5_000), (idle, 120_000)];
+            let p = kernel_percentiles(&regions);
+            let idle_pct = percent_idle_at_least(&p, 60_000);
+            let accessed_pct = percent_accessed(&p);
+            // In tenths of a percent: integers, so exact.
+            assert!(
+                idle_pct * 10 >= idle && idle_pct * 10 < idle + 10,
+                "idle {idle} per mille estimated {idle_pct} %"
+            );
+            assert!(
+                accessed_pct * 10 <= accessed && accessed_pct * 10 + 10 > accessed,
+                "accessed {accessed} per mille estimated {accessed_pct} %"
+            );
+            assert_eq!(idle_pct + accessed_pct, 100);
+        }
+    }
+
+    #[test]
+    fn thresholds_split_idle_memory() {
+        // 30 % accessed, 20 % idle 5 s, 40 % idle 2 min, 10 % idle 20 min.
+        let p = kernel_percentiles(&[(30, -800), (20, 5_000), (40, 120_000), (10, 1_200_000)]);
+        assert_eq!(percent_accessed(&p), 30);
+        assert_eq!(percent_idle_at_least(&p, 1_000), 70);
+        assert_eq!(percent_idle_at_least(&p, 10_000), 50);
+        assert_eq!(percent_idle_at_least(&p, 60_000), 50);
+        assert_eq!(percent_idle_at_least(&p, 600_000), 10);
+    }
+
+    #[test]
+    fn percent_of_does_not_overflow() {
+        assert_eq!(percent_of(u64::MAX, 100), u64::MAX);
+        assert_eq!(percent_of(u64::MAX, 1000), u64::MAX);
+        assert_eq!(percent_of(2048, 50), 1024);
+        assert_eq!(percent_of(0, 50), 0);
+    }
+}
