@@ -17,6 +17,9 @@ DAMO_VERSION=3.4.3
 DAMO_ROOT=$CACHE_ROOT/tools/damo-$DAMO_VERSION
 DAMO=$DAMO_ROOT/bin/damo
 
+# The exporter (tools/exporter), as cargo builds it for `cargo test`.
+EXPORTER=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug/damon-stat-exporter
+
 # The kernel is built with Debian's rustc (it ships rust-src); rustup's has none.
 KERNEL_RUSTC=/usr/bin/rustc
 KERNEL_RUSTDOC=/usr/bin/rustdoc

@@ -81,6 +81,12 @@ guest_tool() {
 	esac
 }
 guest_tool damo "$DAMO"
+# Built here, so that guests never run a stale exporter (a no-op after `cargo test`).
+# RUSTC, when set, names the kernel's rustc for the module build, not the host one.
+command -v cargo >/dev/null || die "cargo is missing: install Rust (rustup or Debian's cargo)"
+(cd "$REPO_ROOT" && env -u RUSTC cargo build --quiet -p damon-stat-exporter) ||
+	die "cargo build -p damon-stat-exporter failed"
+guest_tool damon-stat-exporter "$EXPORTER"
 
 cat >"$root/init" <<'INIT'
 #!/.rig/busybox sh
