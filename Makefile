@@ -33,7 +33,7 @@ endif
 
 MODULE_KO := src/damon_stat.ko
 
-.PHONY: all setup kernel module clippy host-test bench vm-run vm-tests check check-debug demo clean
+.PHONY: all setup kernel module exporter clippy host-test bench vm-run vm-tests check check-debug demo clean
 
 all: module
 
@@ -49,13 +49,17 @@ module: setup
 clippy: setup
 	@k=$(kdir) && scripts/build-module.sh "$$k" CLIPPY=1
 
+# The exporter that guests run (tests/vm/ builds it too).
+exporter:
+	@source scripts/lib.sh && build_exporter
+
 host-test:
 	@scripts/host-test.sh
 
 bench:
 	@cargo bench --bench refresh
 
-vm-run: module
+vm-run: module exporter
 	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) GUEST="$(GUEST)" CMDLINE="$(CMDLINE)" \
 		VM_MEM="$(VM_MEM)" VM_CPUS="$(VM_CPUS)" VM_TIMEOUT="$(VM_TIMEOUT)" \
 		scripts/vm-run.sh

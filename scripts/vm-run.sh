@@ -81,12 +81,29 @@ guest_tool() {
 	esac
 }
 guest_tool damo "$DAMO"
-# Built here, so that guests never run a stale exporter (a no-op after `cargo test`).
-# RUSTC, when set, names the kernel's rustc for the module build, not the host one.
-command -v cargo >/dev/null || die "cargo is missing: install Rust (rustup or Debian's cargo)"
-(cd "$REPO_ROOT" && env -u RUSTC cargo build --quiet -p damon-stat-exporter) ||
-	die "cargo build -p damon-stat-exporter failed"
 guest_tool damon-stat-exporter "$EXPORTER"
+
+# The host's top level as the guest sees it, laid out here rather than by the guest
+# (every command costs more there): the host's links (bin -> usr/bin, ...) as they are, a
+# mount point for each directory (listed for /init to bind from the 9p mount), and /lib
+# as links to the host's entries beside this kernel's module tree. /proc, /sys, /dev,
+# /tmp, /run and /guest are the guest's own.
+for entry in /*; do
+	name=${entry#/}
+	[ -e "$root/$name" ] || [ -L "$root/$name" ] && continue
+	if [ -L "$entry" ]; then
+		ln -s "$(readlink "$entry")" "$root/$name"
+	elif [ -d "$entry" ]; then
+		mkdir "$root/$name"
+		echo "$name" >>"$root/.rig/host-dirs"
+	fi
+done
+hostlib=/.host/lib
+[ -L /lib ] && hostlib=$(realpath /lib)
+for entry in /lib/*; do
+	name=${entry#/lib/}
+	[ "$name" = modules ] || ln -s "$hostlib/$name" "$root/lib/$name"
+done
 
 cat >"$root/init" <<'INIT'
 #!/.rig/busybox sh
@@ -96,9 +113,10 @@ export PATH=/.rig/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/shm
-for dir in /tmp /run /dev/shm; do mount -t tmpfs -o mode=1777 tmpfs $dir; done
-chmod 755 /run
+mkdir /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=755 tmpfs /run
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing
 ip link set lo up
@@ -109,28 +127,9 @@ if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 ho
 	echo "damon_stat-vm: exit status 125"
 	reboot -f
 fi
-# Every top-level directory of the host but those the guest has of its own, and the
-# host's top-level links (bin -> usr/bin, ...) as they are.
-for entry in /.host/*; do
-	name=${entry#/.host/}
-	case $name in proc | sys | dev | tmp | run | lib | guest) continue ;; esac
-	if [ -L "$entry" ]; then
-		ln -s "$(readlink "$entry")" "/$name"
-	elif [ -d "$entry" ]; then
-		mkdir -p "/$name"
-		mount -o bind "$entry" "/$name"
-	fi
-done
-# /lib: links to the host's entries, beside this kernel's module tree (the host has none).
-hostlib=/.host/lib
-if [ -L /.host/lib ]; then
-	hostlib=$(readlink /.host/lib)
-	case $hostlib in /*) ;; *) hostlib=/$hostlib ;; esac
-fi
-for entry in /.host/lib/*; do
-	name=${entry#/.host/lib/}
-	[ "$name" = modules ] || ln -s "$hostlib/$name" "/lib/$name"
-done
+while read -r name; do
+	mount -o bind "/.host/$name" "/$name"
+done </.rig/host-dirs
 
 export PATH=/.rig/bin:/guest/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/ TERM=dumb PYTHONDONTWRITEBYTECODE=1
