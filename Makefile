@@ -46,7 +46,7 @@ else
 MODULE_KO := src/damon_stat.ko
 endif
 
-.PHONY: all setup kernel module clippy host-test bench compare vm-run vm-tests check check-debug demo clean
+.PHONY: all setup kernel module exporter clippy host-test bench compare vm-run vm-tests check check-debug demo clean
 
 all: module
 
@@ -63,6 +63,10 @@ clippy: setup
 	@k=$(kdir) && scripts/build-module.sh "$$k" CLIPPY=1 && \
 		KUNIT=1 scripts/build-module.sh "$$k" CLIPPY=1
 
+# The exporter that guests run (tests/vm/ builds it too).
+exporter:
+	@source scripts/lib.sh && build_exporter
+
 host-test:
 	@scripts/host-test.sh
 
@@ -75,7 +79,7 @@ compare: setup
 # The upstream kernel has DAMON_STAT built in: no module to build or install.
 vm_module = $(if $(filter upstream,$(KERNEL_FLAVOR)),,$(MODULE_KO))
 
-vm-run: $(if $(filter upstream,$(KERNEL_FLAVOR)),setup,module)
+vm-run: $(if $(filter upstream,$(KERNEL_FLAVOR)),setup,module) exporter
 	@k=$(kdir) && KDIR="$$k" MODULE=$(vm_module) GUEST="$(GUEST)" CMDLINE="$(CMDLINE)" \
 		VM_MEM="$(VM_MEM)" VM_CPUS="$(VM_CPUS)" VM_TIMEOUT="$(VM_TIMEOUT)" \
 		VM_FILES="$(VM_FILES)" scripts/vm-run.sh

@@ -11,6 +11,23 @@ BINDGEN_VERSION=0.73.2
 BINDGEN_ROOT=$CACHE_ROOT/tools/bindgen-$BINDGEN_VERSION
 BINDGEN=$BINDGEN_ROOT/bin/bindgen
 
+# damo, the DAMON user-space tool, for the guest tests: a venv of Debian's python3. It
+# does not shape the kernel.
+DAMO_VERSION=3.4.3
+DAMO_ROOT=$CACHE_ROOT/tools/damo-$DAMO_VERSION
+DAMO=$DAMO_ROOT/bin/damo
+
+# The exporter (tools/exporter), as cargo builds it for `cargo test`.
+EXPORTER=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug/damon-stat-exporter
+
+# build_exporter: builds (or finds up to date) the exporter that guests run.
+build_exporter() {
+	command -v cargo >/dev/null || die "cargo is missing: install Rust (rustup or Debian's cargo)"
+	# RUSTC, when set, names the kernel's rustc for the module build, not the host one.
+	(cd "$REPO_ROOT" && env -u RUSTC cargo build --quiet -p damon-stat-exporter) ||
+		die "cargo build -p damon-stat-exporter failed"
+}
+
 # The kernel is built with Debian's rustc (it ships rust-src); rustup's has none.
 KERNEL_RUSTC=/usr/bin/rustc
 KERNEL_RUSTDOC=/usr/bin/rustdoc

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Installs what the rig needs and nothing else: Debian packages that are missing, and a
-# pinned bindgen-cli in the project's cache. A second run does nothing and says so.
+# pinned bindgen-cli and a pinned damo (for the guest tests) in the project's cache. A
+# second run does nothing and says so.
 source "$(dirname "$0")/lib.sh"
 
 PACKAGES=(
@@ -10,7 +11,7 @@ PACKAGES=(
 	clang lld llvm libclang-dev
 	systemd # systemd-analyze checks the exporter's unit (tools/exporter/tests/systemd_unit.rs)
 	flex bison bc make libelf-dev libssl-dev cpio kmod xz-utils gzip
-	qemu-system-x86 busybox-static python3
+	qemu-system-x86 busybox-static python3 python3-venv prometheus
 	gcc libc6-dev gnuplot-nox
 )
 
@@ -55,6 +56,19 @@ if [ ! -x "$BINDGEN" ]; then
 	# libclang is loaded at run time (the default 'runtime' feature), from libclang-dev.
 	cargo install --locked --quiet --root "$BINDGEN_ROOT" "bindgen-cli@$BINDGEN_VERSION" ||
 		die "cargo install bindgen-cli@$BINDGEN_VERSION failed"
+	did_something=1
+fi
+
+# pip writes the venv in place (its scripts name its own path), so a marker written last
+# tells a complete install from an interrupted one.
+if [ ! -f "$DAMO_ROOT/.installed" ]; then
+	step "installing damo $DAMO_VERSION into $DAMO_ROOT"
+	rm -rf "$DAMO_ROOT"
+	/usr/bin/python3 -m venv "$DAMO_ROOT" ||
+		die "python3 -m venv failed: install Debian's python3-venv"
+	"$DAMO_ROOT/bin/pip" install --quiet --disable-pip-version-check "damo==$DAMO_VERSION" ||
+		die "pip install damo==$DAMO_VERSION failed"
+	touch "$DAMO_ROOT/.installed"
 	did_something=1
 fi
 

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boots the test kernel under QEMU (TCG) with an initramfs of static busybox and the
-# module installed under /lib/modules/<release>/ (so `modprobe damon_stat` works and
-# applies damon_stat.* options from the kernel command line), runs a shell script in the
-# guest as root, streams its output and exits with the script's exit status.
+# Boots the test kernel under QEMU (TCG) on the host's own userland, runs a shell script
+# in the guest as root, streams its output and exits with the script's exit status.
+#
+# The guest's root is a small initramfs: static busybox (in /.rig/bin, first on the
+# PATH, so guest scripts run on the same tools everywhere), the module installed under
+# /lib/modules/<release>/ (so `modprobe damon_stat` works and applies damon_stat.*
+# options from the kernel command line), and the script in /guest/. Its /init mounts the
+# host's root read-only over virtio 9p and binds the host's top-level directories (/usr,
+# /etc, /var, /root, ...) into it, so host programs run in the guest: Python and damo,
+# the exporter, Prometheus. /tmp, /run and /dev/shm are the guest's own tmpfs, /proc,
+# /sys, /dev, debugfs and tracefs its own, and loopback is up. Host files under /tmp
+# or /run are not visible in the guest: pass them with VM_FILES.
 #
 # The run fails, whatever the script's status, when the serial log shows a KUnit
 # `not ok`, or a kernel oops, BUG, WARNING, KASAN or kmemleak report, or a Rust panic.
@@ -17,6 +25,7 @@
 #   VM_MEM      guest memory (default 1G)
 #   VM_CPUS     guest CPUs (default 2)
 #   VM_TIMEOUT  seconds before a hung guest is killed (default 300)
+#   VM_FILES    host files copied into the guest's /guest/ (space separated)
 #   VM_LOG      where to keep the serial log (default: a temporary file)
 #   VM_VERBOSE  1 streams every kernel line too, not only the script's output
 #   VM_EXPECT_SUITES  KUnit suites that must have run and passed (space separated)
@@ -25,7 +34,7 @@
 source "$(dirname "$0")/lib.sh"
 
 : "${KDIR:?KDIR must name a built kernel tree (make vm-run sets it)}"
-: "${GUEST:?GUEST must name a script to run in the guest, e.g. make vm-run GUEST=tests/vm/smoke.sh}"
+: "${GUEST:?GUEST must name a script to run in the guest, e.g. make vm-run GUEST=tests/vm/foundation.sh}"
 [ -f "$GUEST" ] || die "GUEST=$GUEST: no such file"
 VM_MEM=${VM_MEM:-1G}
 VM_CPUS=${VM_CPUS:-2}
@@ -35,16 +44,17 @@ bzimage=$KDIR/arch/x86/boot/bzImage
 [ -f "$bzimage" ] || die "$bzimage is missing: build the kernel first (make kernel)"
 release=$(cat "$KDIR/include/config/kernel.release")
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing: run 'make setup'"
-busybox=$(command -v busybox || true)
-[ -n "$busybox" ] && file -L "$busybox" 2>/dev/null | grep -q static ||
-	busybox=/bin/busybox
-[ -x "$busybox" ] || die "static busybox is missing: run 'make setup' (busybox-static)"
+# /init runs before the host's root is mounted, so busybox must be static (ldd fails on
+# a static executable).
+busybox=/bin/busybox
+[ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 ||
+	die "static busybox is missing: run 'make setup' (busybox-static)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/damon_stat-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 root=$work/root
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc,guest,lib/modules/"$release"/extra}
-cp "$busybox" "$root/bin/busybox"
+mkdir -p "$root"/{.rig/bin,.host,dev,proc,sys,tmp,run,guest/bin,lib/modules/"$release"/extra}
+cp "$busybox" "$root/.rig/busybox"
 
 if [ -n "${MODULE:-}" ]; then
 	[ -f "$MODULE" ] || die "MODULE=$MODULE: no such file (make module builds it)"
@@ -58,21 +68,73 @@ fi
 cp "$GUEST" "$root/guest/run.sh"
 cp "$REPO_ROOT/tests/vm/lib.sh" "$root/guest/lib.sh"
 for f in ${VM_FILES:-}; do
-	[ -f "$f" ] || die "VM_FILES names $f: no such file"
-	cp "$f" "$root/guest/"
+	[ -e "$f" ] || die "VM_FILES: $f: no such file"
+	cp -r "$f" "$root/guest/"
 done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$root/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 
-cat >"$root/init" <<'EOF'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
+# Host tools on the guest's PATH (/guest/bin): a link to the host's file, seen through
+# 9p, or a copy where the guest would not see it.
+guest_tool() {
+	local name=$1 path=$2
+	[ -x "$path" ] || return 0
+	case "$path" in
+	/tmp/* | /run/* | /dev/* | /proc/* | /sys/*) cp "$path" "$root/guest/bin/$name" ;;
+	*) ln -s "$path" "$root/guest/bin/$name" ;;
+	esac
+}
+guest_tool damo "$DAMO"
+guest_tool damon-stat-exporter "$EXPORTER"
+
+# The host's top level as the guest sees it, laid out here rather than by the guest
+# (every command costs more there): the host's links (bin -> usr/bin, ...) as they are, a
+# mount point for each directory (listed for /init to bind from the 9p mount), and /lib
+# as links to the host's entries beside this kernel's module tree. /proc, /sys, /dev,
+# /tmp, /run and /guest are the guest's own.
+for entry in /*; do
+	name=${entry#/}
+	[ -e "$root/$name" ] || [ -L "$root/$name" ] && continue
+	if [ -L "$entry" ]; then
+		ln -s "$(readlink "$entry")" "$root/$name"
+	elif [ -d "$entry" ]; then
+		mkdir "$root/$name"
+		echo "$name" >>"$root/.rig/host-dirs"
+	fi
+done
+hostlib=/.host/lib
+[ -L /lib ] && hostlib=$(realpath /lib)
+for entry in /lib/*; do
+	name=${entry#/lib/}
+	[ "$name" = modules ] || ln -s "$hostlib/$name" "$root/lib/$name"
+done
+
+cat >"$root/init" <<'INIT'
+#!/.rig/busybox sh
+# The guest's PID 1: its own pseudo file systems, the host's root read-only, the script.
+/.rig/busybox --install -s /.rig/bin
+export PATH=/.rig/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs tmpfs /tmp
+mkdir /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=755 tmpfs /run
 mount -t debugfs debugfs /sys/kernel/debug
-export PATH=/bin HOME=/ TERM=dumb
+mount -t tracefs tracefs /sys/kernel/tracing
+ip link set lo up
+
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /.host; then
+	echo "damon_stat-vm: cannot mount the host's root over 9p: the kernel needs" \
+		"CONFIG_VIRTIO_PCI, CONFIG_NET_9P_VIRTIO and CONFIG_9P_FS"
+	echo "damon_stat-vm: exit status 125"
+	reboot -f
+fi
+while read -r name; do
+	mount -o bind "/.host/$name" "/$name"
+done </.rig/host-dirs
+
+export PATH=/.rig/bin:/guest/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/ TERM=dumb PYTHONDONTWRITEBYTECODE=1
 echo "damon_stat-vm: guest up, running the script"
 cd /guest
 sh /guest/run.sh
@@ -80,12 +142,14 @@ status=$?
 echo "damon_stat-vm: exit status $status"
 sync
 reboot -f
-EOF
+INIT
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.cpio.gz"
 
 log=${VM_LOG:-$work/serial.log}
-append="console=ttyS0 panic=-1 rdinit=/init ${CMDLINE:-}"
+# acpi=noirq: the 9p device's interrupt comes from the PCI routing table, not an ACPI
+# interrupt link, whose set-up took 24 s of a debug kernel's (lockdep, KASAN) boot.
+append="console=ttyS0 panic=-1 rdinit=/init acpi=noirq ${CMDLINE:-}"
 step "booting $release (TCG, $VM_CPUS CPUs, $VM_MEM) with $(basename "$GUEST")${CMDLINE:+, cmdline: $CMDLINE}"
 
 show_lines() {
@@ -102,7 +166,8 @@ set +e
 timeout --kill-after=5 "$VM_TIMEOUT" qemu-system-x86_64 \
 	-accel tcg -m "$VM_MEM" -smp "$VM_CPUS" \
 	-kernel "$bzimage" -initrd "$work/initramfs.cpio.gz" -append "$append" \
-	-display none -monitor none -serial stdio -no-reboot </dev/null 2>&1 |
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-nic none -display none -monitor none -serial stdio -no-reboot </dev/null 2>&1 |
 	tr -d '\r' | tee "$log" | show_lines
 qemu_status=${PIPESTATUS[0]}
 set -e

@@ -155,10 +155,22 @@ impl AggregationHandler for StatHandler {
 }
 
 /// Builds the DAMON_STAT context over all System RAM and starts its kdamond.
+///
+/// `aggr_interval_us` reads the starting interval from the start on, not 0 until the
+/// first refresh 5 s later: readers such as damo divide by it. The other results stay as
+/// the last run left them until that refresh; a failed start restores the old interval.
 pub(crate) fn start(api: DamonApi) -> Result<Running<StatHandler>> {
     let span = iomem::system_ram_span().ok_or_else(|| {
         pr_err!("no System RAM resource found\n");
         ENODEV
     })?;
-    Context::new_paddr(api, ATTRS, span, StatHandler::new()?)?.start()
+    let context = Context::new_paddr(api, ATTRS, span, StatHandler::new()?)?;
+    // No kdamond of ours runs before `start()` (the caller reaped the last one), so this
+    // publication has no concurrent writer.
+    let last = RESULTS.read();
+    RESULTS.publish(&Results {
+        aggr_interval_us: ATTRS.intervals.aggr_us,
+        ..last
+    });
+    context.start().inspect_err(|_| RESULTS.publish(&last))
 }

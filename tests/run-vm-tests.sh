@@ -19,6 +19,7 @@
 source "$(dirname "$0")/../scripts/lib.sh"
 
 filters=("$@")
+build_exporter
 tests_dir=${VM_TESTS_DIR:-$REPO_ROOT/tests/vm}
 [ -d "$tests_dir" ] || die "VM_TESTS_DIR=$tests_dir: no such directory"
 outputs=$(mktemp -d "${TMPDIR:-/tmp}/damon_stat-vm-tests.XXXXXX")

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
-# DAMON_STAT behaviour end to end: load with enabled=Y, results under a busy workload,
-# interval tuning, N/Y, kdamond_pid, bad input, read-only parameters, rmmod while running.
+# DAMON_STAT behaviour end to end: load with enabled=Y, the starting interval at once,
+# results under a busy workload, interval tuning, N/Y, kdamond_pid, bad input, read-only
+# parameters, rmmod while running.
 . /guest/lib.sh
 
 bandwidth_nonzero() { [ "$(cat $P/estimated_memory_bandwidth)" -gt 0 ]; }
@@ -12,6 +13,9 @@ check "modprobe damon_stat enabled=Y" modprobe damon_stat enabled=Y
 check "enabled reads Y" [ "$(cat $P/enabled)" = Y ]
 check "one kdamond runs" one_kdamond
 check "kdamond_pid is the running kdamond" [ "$(cat $P/kdamond_pid)" = "$(kdamond_pids)" ]
+# The first refresh comes 5 s after the start; the starting interval is there at once, so
+# that readers that divide by it (damo) never see 0 while monitoring runs.
+check "aggr_interval_us is the starting 100000 at once" [ "$(cat $P/aggr_interval_us)" = 100000 ]
 
 if wait_until 10 bandwidth_nonzero; then
 	first_cs=$(($(uptime_cs) - t0))

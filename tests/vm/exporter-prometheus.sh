@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0
+# The exporter end to end: damon_stat enabled, damon-stat-exporter serving on loopback, a
+# real Prometheus (Debian's) scraping it every second, and a PromQL query through
+# Prometheus' HTTP API for the median idle time, checked against the parameter file.
+# vm-timeout: 400
+. /guest/lib.sh
+
+EXPORTER_ADDR=127.0.0.1:9816
+PROMETHEUS_ADDR=127.0.0.1:9090
+
+# promql QUERY: the value of the single series QUERY returns, through Prometheus' HTTP
+# API; fails (saying why on stderr) on an error or on any other number of series.
+promql() {
+	python3 - "$PROMETHEUS_ADDR" "$1" <<'EOF'
+import json
+import sys
+import urllib.parse
+import urllib.request
+
+addr, query = sys.argv[1:]
+url = f"http://{addr}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+try:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        answer = json.load(response)
+except Exception as e:
+    sys.exit(f"query {query} failed: {e}")
+result = answer.get("data", {}).get("result", [])
+if answer.get("status") != "success" or len(result) != 1:
+    sys.exit(f"query {query}: expected one series, got {answer}")
+print(result[0]["value"][1])
+EOF
+}
+
+exporter_up() { wget -qO- "http://$EXPORTER_ADDR/metrics" 2>/dev/null | grep -qx 'damon_stat_up 1'; }
+refreshed() { [ "$(cut -d, -f101 $P/memory_idle_ms_percentiles)" != 0 ]; }
+scraped() { [ "$(promql 'up{job="damon_stat"}' 2>/dev/null)" = 1 ]; }
+median_ms() { cut -d, -f51 $P/memory_idle_ms_percentiles; }
+
+check "damon-stat-exporter is on the guest's PATH" sh -c 'command -v damon-stat-exporter >/dev/null'
+check "prometheus is on the guest's PATH" sh -c 'command -v prometheus >/dev/null'
+check "modprobe damon_stat enabled=Y" modprobe damon_stat enabled=Y
+workload=$(start_workload)
+
+damon-stat-exporter --listen "$EXPORTER_ADDR" 2>/tmp/exporter.log &
+exporter=$!
+cat > /tmp/prometheus.yml <<EOF
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: damon_stat
+    static_configs:
+      - targets: ['$EXPORTER_ADDR']
+EOF
+prometheus --config.file=/tmp/prometheus.yml --storage.tsdb.path=/tmp/prometheus \
+	--web.listen-address="$PROMETHEUS_ADDR" > /tmp/prometheus.log 2>&1 &
+prometheus=$!
+
+check "the exporter serves damon_stat_up 1" wait_until 30 exporter_up
+check "damon_stat refreshes its results" wait_until 15 refreshed
+if check "Prometheus scrapes the exporter (up == 1)" wait_until 120 scraped; then :; else
+	echo "--- exporter's log"; cat /tmp/exporter.log
+	echo "--- Prometheus' log"; tail -n 20 /tmp/prometheus.log
+fi
+check "PromQL: damon_stat_enabled is 1" [ "$(promql damon_stat_enabled)" = 1 ]
+
+# The median Prometheus holds is the one the parameter file shows, in seconds. The file
+# is read before and after the query, 1.5 s apart so that Prometheus scrapes in between;
+# refreshes come 5 s or more apart, so a round that saw one (or a late scrape) is tried
+# again.
+matched=no
+for round in 1 2 3 4 5 6 7 8 9 10; do
+	before=$(median_ms)
+	sleep 1.5
+	median=$(promql 'damon_stat_memory_idle_seconds{quantile="0.5"}') || break
+	after=$(median_ms)
+	echo "round $round: Prometheus says $median s; p50 in the file $before ms, then $after ms"
+	[ "$after" = "$before" ] || continue
+	if awk -v s="$median" -v ms="$before" \
+		'BEGIN { exit !(sprintf("%.3f", s) == sprintf("%.3f", ms / 1000)) }'; then
+		matched=yes
+		break
+	fi
+done
+check "PromQL: the median idle time is p50 of memory_idle_ms_percentiles, in seconds" \
+	[ "$matched" = yes ]
+check "the median idle time is positive: most of the guest's memory is idle" \
+	awk -v s="$median" 'BEGIN { exit !(s > 0) }'
+
+kill "$prometheus" "$exporter" "$workload"
+finish
