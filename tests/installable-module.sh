@@ -27,9 +27,10 @@ check() {
 	fi
 }
 
-# The section KUnit finds a module's suites through.
+# The section KUnit finds a module's suites through. grep reads all of readelf's output
+# (no -q): under pipefail, a reader that quits early can fail the pipe with SIGPIPE.
 has_suite_section() {
-	llvm-readelf --section-headers "$1" | grep -q '\.kunit_test_suites'
+	llvm-readelf --section-headers "$1" | grep -c '\.kunit_test_suites' >/dev/null
 }
 # Symbols (Rust paths are mangled in, e.g. ..._kunit_suite...) of KUnit code.
 kunit_symbols() {
