@@ -17,6 +17,11 @@ DAMO_VERSION=3.4.3
 DAMO_ROOT=$CACHE_ROOT/tools/damo-$DAMO_VERSION
 DAMO=$DAMO_ROOT/bin/damo
 
+# Prometheus, for the exporter's end-to-end guest test: Debian's package unpacked into the
+# cache rather than installed, so that setup starts no Prometheus service on the host.
+PROMETHEUS_ROOT=$CACHE_ROOT/tools/prometheus
+PROMETHEUS=$PROMETHEUS_ROOT/usr/bin/prometheus
+
 # The exporter (tools/exporter), as cargo builds it for `cargo test`.
 EXPORTER=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug/damon-stat-exporter
 

@@ -11,7 +11,7 @@ PACKAGES=(
 	clang lld llvm libclang-dev
 	systemd # systemd-analyze checks the exporter's unit (tools/exporter/tests/systemd_unit.rs)
 	flex bison bc make libelf-dev libssl-dev cpio kmod xz-utils gzip
-	qemu-system-x86 busybox-static python3 python3-venv prometheus
+	qemu-system-x86 busybox-static python3 python3-venv
 	gcc libc6-dev gnuplot-nox
 )
 
@@ -69,6 +69,19 @@ if [ ! -f "$DAMO_ROOT/.installed" ]; then
 	"$DAMO_ROOT/bin/pip" install --quiet --disable-pip-version-check "damo==$DAMO_VERSION" ||
 		die "pip install damo==$DAMO_VERSION failed"
 	touch "$DAMO_ROOT/.installed"
+	did_something=1
+fi
+
+if [ ! -f "$PROMETHEUS_ROOT/.installed" ]; then
+	step "unpacking Debian's prometheus into $PROMETHEUS_ROOT (not installed: no service starts)"
+	rm -rf "$PROMETHEUS_ROOT"
+	mkdir -p "$PROMETHEUS_ROOT/.deb"
+	(cd "$PROMETHEUS_ROOT/.deb" && apt-get download -qq prometheus >/dev/null 2>&1) ||
+		die "apt-get download prometheus failed: run 'apt-get update' as root, then 'make setup' again"
+	dpkg-deb -x "$PROMETHEUS_ROOT"/.deb/prometheus_*.deb "$PROMETHEUS_ROOT"
+	rm -rf "$PROMETHEUS_ROOT/.deb"
+	[ -x "$PROMETHEUS" ] || die "Debian's prometheus package has no $PROMETHEUS"
+	touch "$PROMETHEUS_ROOT/.installed"
 	did_something=1
 fi
 

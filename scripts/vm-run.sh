@@ -84,6 +84,7 @@ guest_tool() {
 }
 guest_tool damo "$DAMO"
 guest_tool damon-stat-exporter "$EXPORTER"
+guest_tool prometheus "$PROMETHEUS"
 
 # The host's top level as the guest sees it, laid out here rather than by the guest
 # (every command costs more there): the host's links (bin -> usr/bin, ...) as they are, a
