@@ -35,16 +35,17 @@ done
 
 [ -x "$rustc" ] || die "rustc '$rustc' not found. Install Debian's rustc-web, or pass RUSTC=<the rustc that built KDIR>."
 want=$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"$/\1/p' "$kdir/.config")
-have=$("$rustc" --version)
+# A failing --version must reach the message below, not end the script silently.
+have=$("$rustc" --version 2>&1 || true)
 if [ "$want" != "$have" ]; then
 	die "KDIR=$kdir was built by '$want', but RUSTC=$rustc is '$have'.
 A module must be built by the rustc that built its kernel: pass RUSTC=<that rustc>."
 fi
 
-mapfile -t make_args < <(kernel_make_args)
-if [ -n "${RUSTC:-}" ]; then
-	make_args=("${make_args[@]/#RUSTC=*/RUSTC=$rustc}")
-fi
+mapfile -t make_args < <(module_make_args "$kdir")
+bindgen=$(printf '%s\n' "${make_args[@]}" | sed -n 's/^BINDGEN=//p')
+command -v "$bindgen" >/dev/null ||
+	die "bindgen is not installed: run 'make setup', or install bindgen (the version that built KDIR) on the PATH."
 module_src=${MODULE_SRC:-$REPO_ROOT}
 
 step "building damon_stat.ko against $kdir${DAMON_STAT_ENABLED_DEFAULT:+ (DAMON_STAT_ENABLED_DEFAULT=$DAMON_STAT_ENABLED_DEFAULT)}"
