@@ -9,6 +9,10 @@
 #   make module      build src/damon_stat.ko (against KDIR, default: the project's kernel)
 #   make vm-run GUEST=<script> [CMDLINE=...] [VM_MEM=1G] [VM_CPUS=2] [VM_TIMEOUT=300]
 #                    [KERNEL_FLAVOR=debug]
+#   make install     build and install damon_stat.ko into /lib/modules/<release>/extra of
+#                    KDIR's release (default KDIR: the running kernel's build directory),
+#                    then depmod; INSTALL_MOD_PATH=<dir> installs under <dir> instead
+#   make uninstall   remove what make install put there, then depmod
 #   make setup       install what is missing (Debian packages, pinned bindgen)
 #   make kernel      build (or find in the cache) the 6.12 test kernel
 #   make clippy      build the module under clippy (CLIPPY=1)
@@ -31,9 +35,17 @@ else
 kdir = $(KDIR)
 endif
 
+# Installing targets a real machine: without KDIR, the running kernel's build tree.
+ifeq ($(origin KDIR),undefined)
+install_kdir = /lib/modules/$$(uname -r)/build
+else
+install_kdir = $(KDIR)
+endif
+
 MODULE_KO := src/damon_stat.ko
 
-.PHONY: all setup kernel module clippy host-test bench vm-run vm-tests check check-debug demo clean
+.PHONY: all setup kernel module clippy host-test bench vm-run vm-tests check check-debug demo \
+	install uninstall clean
 
 all: module
 
@@ -72,6 +84,13 @@ check-debug: setup
 demo: module
 	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) GUEST=scripts/guest/demo.sh \
 		VM_TIMEOUT=180 scripts/vm-run.sh
+
+# No 'setup' here: installing needs no Debian package, and runs on any distribution.
+install:
+	@INSTALL_MOD_PATH="$(INSTALL_MOD_PATH)" scripts/install-module.sh install "$(install_kdir)"
+
+uninstall:
+	@INSTALL_MOD_PATH="$(INSTALL_MOD_PATH)" scripts/install-module.sh uninstall "$(install_kdir)"
 
 # Without building a kernel to ask kbuild: these are the files an out-of-tree build makes.
 clean:

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make check`: every test. Host tests of the shared logic, the kernel (cached), the
-# module build (also under clippy when available), and the QEMU tests, KUnit included.
+# module build (also under clippy when available), the QEMU tests, KUnit included, and
+# installing the module (make install, DKMS) into scratch trees.
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
@@ -13,4 +14,9 @@ kdir=$("$REPO_ROOT/scripts/build-kernel.sh" "${KERNEL_FLAVOR:-test}")
 
 step "QEMU tests"
 KDIR=$kdir MODULE=$REPO_ROOT/src/damon_stat.ko "$REPO_ROOT/tests/run-vm-tests.sh"
+
+step "install tests: make install and uninstall, DKMS"
+for test in "$REPO_ROOT"/tests/install/*.sh; do
+	[ "$(basename "$test")" = lib.sh ] || KDIR=$kdir "$test"
+done
 step "make check: all passed"
