@@ -9,7 +9,7 @@ PACKAGES=(
 	linux-source-6.12 rustc-web rust-web-src rust-web-clippy
 	clang lld llvm libclang-dev
 	flex bison bc make libelf-dev libssl-dev cpio kmod xz-utils gzip
-	qemu-system-x86 busybox-static python3
+	qemu-system-x86 busybox-static python3 dkms
 )
 
 missing=()
