@@ -26,10 +26,7 @@ release=$(<"$kdir/include/config/kernel.release")
 
 # kbuild runs in KDIR, so a relative INSTALL_MOD_PATH would land inside the tree.
 root=${INSTALL_MOD_PATH:-}
-if [ -n "$root" ]; then
-	mkdir -p "$root" || die "cannot create INSTALL_MOD_PATH=$root"
-	root=$(cd "$root" && pwd)
-fi
+[ -z "$root" ] || root=$(realpath -m "$root")
 moddir=$root/lib/modules/$release
 installdir=$moddir/extra/src
 if [ -z "$root" ] && [ "$(id -u)" -ne 0 ]; then
