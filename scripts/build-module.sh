@@ -20,7 +20,8 @@ rustc=${RUSTC:-$KERNEL_RUSTC}
 [ -f "$kdir/Module.symvers" ] ||
 	die "KDIR=$kdir is not built (no Module.symvers): run 'make' in it first."
 
-version=$(make -s -C "$kdir" kernelversion 2>/dev/null || true)
+# --no-print-directory: a "make -C" above us would have make print "Entering directory".
+version=$(make -s --no-print-directory -C "$kdir" kernelversion 2>/dev/null || true)
 case "$version" in
 6.12.*) ;;
 *) die "KDIR=$kdir is Linux '$version'; damon_stat targets 6.12 (its DAMON API and layouts)." ;;
