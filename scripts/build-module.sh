@@ -34,6 +34,18 @@ for opt in CONFIG_RUST CONFIG_DAMON CONFIG_DAMON_PADDR CONFIG_KPROBES CONFIG_KAL
 	config_has "$opt" || die "KDIR=$kdir has no $opt=y; damon_stat needs it. Enable it and rebuild."
 done
 
+# A headers package, unlike a built tree, may lack what a Rust module builds from.
+[ -f "$kdir/rust/libkernel.rmeta" ] ||
+	die "KDIR=$kdir has no rust/libkernel.rmeta: these kernel headers lack the kernel's Rust
+build products (rust/*.rmeta, rust/libmacros.so), which a Rust module is compiled against.
+Build against the kernel's build tree, or see README, 'Installing on your machine'."
+for f in rust/bindings/.bindings_generated.rs.cmd rust/bindings/bindings_generated.rs; do
+	[ -f "$kdir/$f" ] || die "KDIR=$kdir has no $f: damon_stat generates its DAMON bindings
+with the kernel's own bindgen flags, read from there. Headers packages such as Arch's leave
+it out: copy rust/bindings/.bindings_generated.rs.cmd and rust/bindings/bindings_generated.rs
+from the kernel's build tree into $kdir/rust/bindings/."
+done
+
 [ -x "$rustc" ] || die "rustc '$rustc' not found. Install Debian's rustc-web, or pass RUSTC=<the rustc that built KDIR>."
 want=$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"$/\1/p' "$kdir/.config")
 # A failing --version must reach the message below, not end the script silently.

@@ -9,7 +9,6 @@
 source "$(dirname "$0")/lib.sh"
 
 command -v dkms >/dev/null || die "dkms is not installed: run 'make setup'"
-command -v git >/dev/null || die "git is needed to copy the checkout's files"
 
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$REPO_ROOT/dkms.conf")
 cargo_version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_ROOT/Cargo.toml" | head -n 1)
@@ -25,11 +24,8 @@ for dir in "${host_dirs[@]}"; do
 	[ ! -e "$dir" ] || host_existed+=("$dir")
 done
 
-# The checkout's own files (tracked, or new and not ignored): no build products.
 checkout=$tmp/checkout
-mkdir -p "$checkout"
-(cd "$REPO_ROOT" && git ls-files -z --cached --others --exclude-standard |
-	xargs -0 -I{} sh -c '[ ! -e "{}" ] || cp --parents -a "{}" "$0"' "$checkout")
+copy_checkout "$checkout"
 
 root=$tmp/root
 make_system_root "$root"

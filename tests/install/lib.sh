@@ -24,6 +24,17 @@ make_system_root() {
 	depmod -b "$1" "$release"
 }
 
+# copy_checkout DEST: the checkout's own files (tracked, or new and not ignored), without
+# build products, as a user's clean clone has them.
+copy_checkout() {
+	mkdir -p "$1"
+	local dest=$1 f
+	(cd "$REPO_ROOT" && git ls-files -z --cached --others --exclude-standard |
+		while IFS= read -r -d '' f; do
+			[ ! -e "$f" ] || cp --parents -a "$f" "$dest"
+		done)
+}
+
 # Every path, type and content under a directory, to compare before and after.
 snapshot() {
 	(cd "$1" && find . -printf '%y %m %p\n' | sort && find . -type f -exec sha256sum {} + | sort -k2)
