@@ -35,11 +35,21 @@ mkdir -p "$dkms_tree" "$tmp/src"
 
 # dkms keeps its signing key paths only from framework.conf or the environment: a
 # kernel with a sign-file would otherwise get a key generated into /var/lib/dkms.
-run_dkms() {
+dkms_in_scratch() {
 	sign_file=$tmp/no-sign-file mok_signing_key=$tmp/mok.key mok_certificate=$tmp/mok.pub \
 		dkms "$@" --dkmstree "$dkms_tree" --sourcetree "$tmp/src" \
 		--installtree "$root/lib/modules" --kernelsourcedir "${dkms_kdir:-$kdir}" --no-depmod
 }
+# run_dkms ACTION ...: an action that must succeed; dkms's chatter goes to a log, shown
+# when it fails.
+run_dkms() {
+	dkms_in_scratch "$@" >>"$tmp/dkms.log" 2>&1 || {
+		tail -n 30 "$tmp/dkms.log" >&2
+		[ ! -f "$make_log" ] || tail -n 30 "$make_log" >&2
+		fail "dkms $1 failed (its output and make.log above)"
+	}
+}
+make_log=$dkms_tree/damon_stat/$version/build/make.log
 mvk=(-m damon_stat -v "$version" -k "$release")
 
 step "dkms test: dkms add $checkout"
@@ -50,25 +60,21 @@ step "dkms test: a kernel without CONFIG_RUST is skipped (exit 77), not built"
 mkdir -p "$tmp/no-rust/include"
 grep -v '^CONFIG_RUST=y$' "$kdir/.config" >"$tmp/no-rust/.config"
 status=0
-dkms_kdir=$tmp/no-rust run_dkms build "${mvk[@]}" >"$tmp/no-rust.out" 2>&1 || status=$?
+dkms_kdir=$tmp/no-rust dkms_in_scratch build "${mvk[@]}" >"$tmp/no-rust.out" 2>&1 || status=$?
 { [ "$status" = 77 ] && grep -q BUILD_EXCLUSIVE "$tmp/no-rust.out"; } ||
 	fail "dkms build for a kernel without CONFIG_RUST exited $status, not 77 (BUILD_EXCLUSIVE):
 $(cat "$tmp/no-rust.out")"
 
 step "dkms test: a build that cannot succeed must fail (RUSTC=/bin/false)"
-if RUSTC=/bin/false run_dkms build "${mvk[@]}" >"$tmp/bad-build.out" 2>&1; then
+if RUSTC=/bin/false dkms_in_scratch build "${mvk[@]}" >"$tmp/bad-build.out" 2>&1; then
 	cat "$tmp/bad-build.out" >&2
 	fail "dkms build succeeded with a wrong rustc"
 fi
-grep -q "A module must be built by the rustc that built its kernel" \
-	"$dkms_tree/damon_stat/$version/build/make.log" ||
+grep -q "A module must be built by the rustc that built its kernel" "$make_log" ||
 	fail "make.log of the failed build does not say why"
 
-step "dkms test: dkms build (make.log: $dkms_tree/damon_stat/$version/build/make.log)"
-if ! run_dkms build "${mvk[@]}"; then
-	tail -n 30 "$dkms_tree/damon_stat/$version/build/make.log" >&2
-	fail "dkms build failed"
-fi
+step "dkms test: dkms build"
+run_dkms build "${mvk[@]}"
 built=$dkms_tree/damon_stat/$version/$release/$(uname -m)/module/damon_stat.ko
 [ -f "$built" ] || fail "dkms build reported success but $built is missing"
 
@@ -76,8 +82,8 @@ step "dkms test: dkms install"
 run_dkms install "${mvk[@]}"
 depmod -b "$root" "$release"
 check_installed "$root"
-run_dkms status -m damon_stat -v "$version" -k "$release" | grep -q ': installed$' ||
-	fail "dkms status does not say installed"
+status=$(dkms_in_scratch status -m damon_stat -v "$version" -k "$release")
+grep -q ': installed$' <<<"$status" || fail "dkms status does not say installed: $status"
 
 step "dkms test: dkms remove"
 run_dkms remove "${mvk[@]}"
