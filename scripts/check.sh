@@ -15,7 +15,7 @@ kdir=$("$REPO_ROOT/scripts/build-kernel.sh" "${KERNEL_FLAVOR:-test}")
 step "QEMU tests"
 KDIR=$kdir MODULE=$REPO_ROOT/src/damon_stat.ko "$REPO_ROOT/tests/run-vm-tests.sh"
 
-step "install tests: make install and uninstall, DKMS"
+step "install tests: DKMS, the export patch, a headers-only tree, make install and uninstall"
 for test in "$REPO_ROOT"/tests/install/*.sh; do
 	[ "$(basename "$test")" = lib.sh ] || KDIR=$kdir "$test"
 done
