@@ -9,9 +9,9 @@
 #   make module      build src/damon_stat.ko (against KDIR, default: the project's kernel)
 #   make vm-run GUEST=<script> [CMDLINE=...] [VM_MEM=1G] [VM_CPUS=2] [VM_TIMEOUT=300]
 #                    [KERNEL_FLAVOR=debug]
-#   make install     build and install damon_stat.ko into /lib/modules/<release>/extra of
-#                    KDIR's release (default KDIR: the running kernel's build directory),
-#                    then depmod; INSTALL_MOD_PATH=<dir> installs under <dir> instead
+#   make install     build and install damon_stat.ko into /lib/modules/<release>/extra/src
+#                    of KDIR's release (default KDIR: the running kernel's build
+#                    directory), then depmod; INSTALL_MOD_PATH=<dir> installs under <dir>
 #   make uninstall   remove what make install put there, then depmod
 #   make setup       install what is missing (Debian packages, pinned bindgen)
 #   make kernel      build (or find in the cache) the 6.12 test kernel

@@ -3,7 +3,8 @@
 #
 # `make check`: every test. Host tests of the shared logic, the kernel (cached), the
 # module build (also under clippy when available), the QEMU tests, KUnit included, and
-# installing the module (make install, DKMS) into scratch trees.
+# the install tests: make install, DKMS and a headers-only tree in scratch directories,
+# and the export patch for fleets.
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 

@@ -27,6 +27,8 @@ make_system_root() {
 # copy_checkout DEST: the checkout's own files (tracked, or new and not ignored), without
 # build products, as a user's clean clone has them.
 copy_checkout() {
+	git -C "$REPO_ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1 ||
+		die "$REPO_ROOT is not a git checkout: the install tests copy the files git tracks"
 	mkdir -p "$1"
 	local dest=$1 f
 	(cd "$REPO_ROOT" && git ls-files -z --cached --others --exclude-standard |
