@@ -14,6 +14,10 @@
 #                    [KERNEL_FLAVOR=debug|upstream] [VM_FILES="host files for /guest/"]
 #                    (the upstream flavour boots Linux 7.3 with its built-in DAMON_STAT and
 #                    no module)
+#   make install     build and install damon_stat.ko into /lib/modules/<release>/extra/src
+#                    of KDIR's release (default KDIR: the running kernel's build
+#                    directory), then depmod; INSTALL_MOD_PATH=<dir> installs under <dir>
+#   make uninstall   remove what make install put there, then depmod
 #   make setup       install what is missing (Debian packages, pinned bindgen)
 #   make kernel      build (or find in the cache) the 6.12 test kernel
 #   make clippy      build the module and the test module under clippy (CLIPPY=1)
@@ -38,6 +42,13 @@ else
 kdir = $(KDIR)
 endif
 
+# Installing targets a real machine: without KDIR, the running kernel's build tree.
+ifeq ($(origin KDIR),undefined)
+install_kdir = /lib/modules/$$(uname -r)/build
+else
+install_kdir = $(KDIR)
+endif
+
 # KUNIT=1 (exported to the scripts, as every command-line variable is) selects the test
 # module, which build-module.sh builds in build/kunit/.
 ifneq ($(filter 1 y,$(KUNIT)),)
@@ -46,7 +57,8 @@ else
 MODULE_KO := src/damon_stat.ko
 endif
 
-.PHONY: all setup kernel module exporter clippy host-test bench compare vm-run vm-tests check check-debug demo clean
+.PHONY: all setup kernel module exporter clippy host-test bench compare vm-run vm-tests check \
+	check-debug demo install uninstall clean
 
 all: module
 
@@ -96,6 +108,13 @@ check-debug: setup
 demo: module
 	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) GUEST=scripts/guest/demo.sh \
 		VM_TIMEOUT=180 scripts/vm-run.sh
+
+# No 'setup' here: installing needs no Debian package, and runs on any distribution.
+install:
+	@INSTALL_MOD_PATH="$(INSTALL_MOD_PATH)" scripts/install-module.sh install "$(install_kdir)"
+
+uninstall:
+	@INSTALL_MOD_PATH="$(INSTALL_MOD_PATH)" scripts/install-module.sh uninstall "$(install_kdir)"
 
 # Without building a kernel to ask kbuild: these are the files an out-of-tree build makes.
 clean:

@@ -21,7 +21,8 @@ rustc=${RUSTC:-$KERNEL_RUSTC}
 [ -f "$kdir/Module.symvers" ] ||
 	die "KDIR=$kdir is not built (no Module.symvers): run 'make' in it first."
 
-version=$(make -s -C "$kdir" kernelversion 2>/dev/null || true)
+# --no-print-directory: a "make -C" above us would have make print "Entering directory".
+version=$(make -s --no-print-directory -C "$kdir" kernelversion 2>/dev/null || true)
 case "$version" in
 6.12.*) ;;
 *) die "KDIR=$kdir is Linux '$version'; damon_stat targets 6.12 (its DAMON API and layouts)." ;;
@@ -42,18 +43,31 @@ if [ "$kunit" = y ]; then
 	config_has CONFIG_KUNIT || die "KDIR=$kdir has no CONFIG_KUNIT=y: the test module (KUNIT=1) needs it."
 fi
 
+# A headers package, unlike a built tree, may lack what a Rust module builds from.
+[ -f "$kdir/rust/libkernel.rmeta" ] ||
+	die "KDIR=$kdir has no rust/libkernel.rmeta: these kernel headers lack the kernel's Rust
+build products (rust/*.rmeta, rust/libmacros.so), which a Rust module is compiled against.
+Build against the kernel's build tree, or see README, 'Installing on your machine'."
+for f in rust/bindings/.bindings_generated.rs.cmd rust/bindings/bindings_generated.rs; do
+	[ -f "$kdir/$f" ] || die "KDIR=$kdir has no $f: damon_stat generates its DAMON bindings
+with the kernel's own bindgen flags, read from there. Headers packages such as Arch's leave
+it out: copy rust/bindings/.bindings_generated.rs.cmd and rust/bindings/bindings_generated.rs
+from the kernel's build tree into $kdir/rust/bindings/."
+done
+
 [ -x "$rustc" ] || die "rustc '$rustc' not found. Install Debian's rustc-web, or pass RUSTC=<the rustc that built KDIR>."
 want=$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"$/\1/p' "$kdir/.config")
-have=$("$rustc" --version)
+# A failing --version must reach the message below, not end the script silently.
+have=$("$rustc" --version 2>&1 || true)
 if [ "$want" != "$have" ]; then
 	die "KDIR=$kdir was built by '$want', but RUSTC=$rustc is '$have'.
 A module must be built by the rustc that built its kernel: pass RUSTC=<that rustc>."
 fi
 
-mapfile -t make_args < <(kernel_make_args)
-if [ -n "${RUSTC:-}" ]; then
-	make_args=("${make_args[@]/#RUSTC=*/RUSTC=$rustc}")
-fi
+mapfile -t make_args < <(module_make_args "$kdir")
+bindgen=$(printf '%s\n' "${make_args[@]}" | sed -n 's/^BINDGEN=//p')
+command -v "$bindgen" >/dev/null ||
+	die "bindgen is not installed: run 'make setup', or install bindgen (the version that built KDIR) on the PATH."
 module_src=${MODULE_SRC:-$REPO_ROOT}
 what=damon_stat.ko
 if [ "$kunit" = y ] && [ -z "${MODULE_SRC:-}" ]; then

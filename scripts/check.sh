@@ -3,9 +3,11 @@
 #
 # `make check`: every test. Host tests of the shared logic, the kernel (cached), the
 # module and the test module (with the KUnit suite) built under clippy, a check that the
-# module users install carries no test code, the QEMU tests, KUnit included, and a short
-# differential check against upstream DAMON_STAT on Linux 7.3 (the upstream kernel is built
-# and cached on first use: about 5 minutes on 2 idle cores).
+# module users install carries no test code, the QEMU tests, KUnit included, the install
+# tests (make install, DKMS and a headers-only tree in scratch directories, the export
+# patch for fleets), and a short differential check against upstream DAMON_STAT on
+# Linux 7.3 (the upstream kernel is built and cached on first use: about 5 minutes on 2
+# idle cores).
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
@@ -21,6 +23,11 @@ step "the installable module carries no test code"
 step "QEMU tests"
 KDIR=$kdir MODULE=$REPO_ROOT/src/damon_stat.ko TEST_MODULE=$KUNIT_MODULE \
 	"$REPO_ROOT/tests/run-vm-tests.sh"
+
+step "install tests: DKMS, the export patch, a headers-only tree, make install and uninstall"
+for test in "$REPO_ROOT"/tests/install/*.sh; do
+	[ "$(basename "$test")" = lib.sh ] || KDIR=$kdir "$test"
+done
 
 # dense-flush: the workload flushes its TLB after every pass, so that QEMU's software TLB
 # cannot hide its accesses from either kernel for whole windows (see

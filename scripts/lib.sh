@@ -45,6 +45,22 @@ kernel_make_args() {
 		CLIPPY_DRIVER=/usr/bin/clippy-driver
 }
 
+# Arguments of a make call that builds or installs the module against KDIR: those of
+# kernel_make_args, adapted to a tree someone else built (a distribution's headers, a
+# fleet's kernel): LLVM=1 only if clang built it, RUSTC when the user names one, and the
+# pinned bindgen only where 'make setup' installed it (else the PATH's).
+module_make_args() {
+	local kdir=$1 arg
+	while IFS= read -r arg; do
+		case "$arg" in
+		LLVM=1) grep -qx 'CONFIG_CC_IS_CLANG=y' "$kdir/.config" || continue ;;
+		RUSTC=*) [ -z "${RUSTC:-}" ] || arg=RUSTC=$RUSTC ;;
+		BINDGEN=*) [ -x "$BINDGEN" ] || arg=BINDGEN=bindgen ;;
+		esac
+		printf '%s\n' "$arg"
+	done < <(kernel_make_args)
+}
+
 die() {
 	printf 'error: %s\n' "$*" >&2
 	exit 1

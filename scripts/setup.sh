@@ -11,7 +11,7 @@ PACKAGES=(
 	clang lld llvm libclang-dev
 	systemd # systemd-analyze checks the exporter's unit (tools/exporter/tests/systemd_unit.rs)
 	flex bison bc make libelf-dev libssl-dev cpio kmod xz-utils gzip
-	qemu-system-x86 busybox-static python3 python3-venv
+	qemu-system-x86 busybox-static python3 python3-venv dkms
 	gcc libc6-dev gnuplot-nox
 )
 
