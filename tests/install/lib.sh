@@ -64,5 +64,18 @@ check_installed() {
 	local unresolved
 	unresolved=$(depmod -n -e -F "$kdir/System.map" -b "$root" "$release" 2>&1 >/dev/null)
 	[ -z "$unresolved" ] || fail "depmod reports: $unresolved"
-	note "installed: $installed_ko (modinfo, modprobe and depmod find it)"
+	check_no_test_code "$installed_ko"
+	note "installed: $installed_ko (modinfo, modprobe and depmod find it; no KUnit code)"
+}
+
+# What users install carries no test code: no KUnit suite section for the kernel to run
+# at load, and no symbol of the suite or of KUnit's API.
+check_no_test_code() {
+	local ko=$1 found
+	found=$({
+		llvm-objdump -h "$ko" | grep -i kunit
+		llvm-nm "$ko" | grep -i kunit
+	} || true)
+	[ -z "$found" ] || fail "the installed $ko carries KUnit test code:
+$found"
 }
