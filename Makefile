@@ -6,6 +6,8 @@
 #   make check       every test: host cargo tests, module build, KUnit, QEMU tests
 #   make check-debug the hardening suite (stress, fault injection, hostile input) on the
 #                    debug kernel (KASAN, kmemleak, lockdep)
+#   make check-fleet the fleet scenarios: NUMA, memory above 4 GiB, THP always, CPU and
+#                    memory hotplug driven through QEMU's monitor (tests/fleet/)
 #   make module      build src/damon_stat.ko (against KDIR, default: the project's kernel)
 #   make vm-run GUEST=<script> [CMDLINE=...] [VM_MEM=1G] [VM_CPUS=2] [VM_TIMEOUT=300]
 #                    [KERNEL_FLAVOR=debug]
@@ -33,7 +35,8 @@ endif
 
 MODULE_KO := src/damon_stat.ko
 
-.PHONY: all setup kernel module clippy host-test bench vm-run vm-tests check check-debug demo clean
+.PHONY: all setup kernel module clippy host-test bench vm-run vm-tests check check-debug check-fleet \
+	demo clean
 
 all: module
 
@@ -68,6 +71,9 @@ check: setup
 
 check-debug: setup
 	@scripts/check-debug.sh
+
+check-fleet: setup
+	@scripts/check-fleet.sh
 
 demo: module
 	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) GUEST=scripts/guest/demo.sh \

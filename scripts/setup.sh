@@ -10,6 +10,7 @@ PACKAGES=(
 	clang lld llvm libclang-dev
 	flex bison bc make libelf-dev libssl-dev cpio kmod xz-utils gzip
 	qemu-system-x86 busybox-static python3
+	python3-venv libc6-dev
 )
 
 missing=()
@@ -53,6 +54,18 @@ if [ ! -x "$BINDGEN" ]; then
 	# libclang is loaded at run time (the default 'runtime' feature), from libclang-dev.
 	cargo install --locked --quiet --root "$BINDGEN_ROOT" "bindgen-cli@$BINDGEN_VERSION" ||
 		die "cargo install bindgen-cli@$BINDGEN_VERSION failed"
+	did_something=1
+fi
+
+# A stamp marks a complete install: an interrupted one is redone from scratch.
+if [ ! -f "$FLEET_VENV/installed" ]; then
+	step "installing the fleet scenarios' Python packages (tests/fleet/requirements.txt) into $FLEET_VENV"
+	rm -rf "$FLEET_VENV"
+	/usr/bin/python3 -m venv "$FLEET_VENV" &&
+		"$FLEET_VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
+			-r "$REPO_ROOT/tests/fleet/requirements.txt" ||
+		die "installing tests/fleet/requirements.txt failed (is PyPI reachable?)"
+	touch "$FLEET_VENV/installed"
 	did_something=1
 fi
 
