@@ -123,6 +123,7 @@ expect_accessed() {
 	wait_until "$3" share_reached
 }
 
+logged() { dmesg | grep -q "damon_stat: monitoring $1"; }
 kdamond_cpu() { awk '{ print $39 }' /proc/"$KDAMOND"/stat; }
 set_online() { (echo "$2" >"$1/online") 2>&1; }
 
@@ -249,8 +250,7 @@ if request dimm-add 1024 1; then
 	else
 		fail "the workload in the DIMM did not show up as accessed within 60 s ($(accessed_share) %)"
 	fi
-	check "the kernel log says the monitoring range grew" \
-		sh -c "dmesg | grep -q 'damon_stat: monitoring range grew'"
+	check "the kernel log says the monitoring range grew" wait_until 10 logged 'range grew'
 	dmesg | grep 'damon_stat: monitoring range' | sed 's/^\[[^]]*\] /kernel log: /'
 	if span=$(monitored_span); then
 		set -- $span
@@ -265,7 +265,13 @@ if request dimm-add 1024 1; then
 	check "its System RAM range is gone" sh -c "! grep -q '$(printf %x $dimm_lo)-' /proc/iomem"
 	check "kdamond keeps running" kdamond_alive
 	check "results keep refreshing after the unplug" wait_refresh 30
-	dmesg | grep 'damon_stat: monitoring range' | sed 's/^\[[^]]*\] /kernel log: /'
+	check "the kernel log says the monitoring range shrank" wait_until 10 logged 'range shrank'
+	dmesg | grep 'damon_stat: monitoring range shrank' | sed 's/^\[[^]]*\] /kernel log: /'
+	if span=$(monitored_span); then
+		set -- $span
+		echo "monitored span: $(hex "$1")-$(hex "$2") ($((($2 - $1) / MIB)) MiB)"
+		check "the span ends where System RAM ends again" [ "$2" -eq "$ram_hi" ]
+	fi
 else
 	fail "the host could not plug a DIMM"
 fi
