@@ -9,11 +9,13 @@
 #   make check-fleet the fleet scenarios: NUMA, memory above 4 GiB, THP always, CPU and
 #                    memory hotplug driven through QEMU's monitor (tests/fleet/)
 #   make module      build src/damon_stat.ko (against KDIR, default: the project's kernel)
+#   make module KUNIT=1   the test module, with the KUnit suite: build/kunit/src/damon_stat.ko
+#                    (KUNIT=1 also makes vm-run and demo use it)
 #   make vm-run GUEST=<script> [CMDLINE=...] [VM_MEM=1G] [VM_CPUS=2] [VM_TIMEOUT=300]
 #                    [KERNEL_FLAVOR=debug]
 #   make setup       install what is missing (Debian packages, pinned bindgen)
 #   make kernel      build (or find in the cache) the 6.12 test kernel
-#   make clippy      build the module under clippy (CLIPPY=1)
+#   make clippy      build the module and the test module under clippy (CLIPPY=1)
 #   make bench       host benchmark of one refresh
 #   make clean
 
@@ -33,7 +35,13 @@ else
 kdir = $(KDIR)
 endif
 
+# KUNIT=1 (exported to the scripts, as every command-line variable is) selects the test
+# module, which build-module.sh builds in build/kunit/.
+ifneq ($(filter 1 y,$(KUNIT)),)
+MODULE_KO := build/kunit/src/damon_stat.ko
+else
 MODULE_KO := src/damon_stat.ko
+endif
 
 .PHONY: all setup kernel module clippy host-test bench vm-run vm-tests check check-debug check-fleet \
 	demo clean
@@ -50,7 +58,8 @@ module: setup
 	@k=$(kdir) && scripts/build-module.sh "$$k"
 
 clippy: setup
-	@k=$(kdir) && scripts/build-module.sh "$$k" CLIPPY=1
+	@k=$(kdir) && scripts/build-module.sh "$$k" CLIPPY=1 && \
+		KUNIT=1 scripts/build-module.sh "$$k" CLIPPY=1
 
 host-test:
 	@scripts/host-test.sh
@@ -83,4 +92,5 @@ demo: module
 clean:
 	rm -f src/*.o src/*.ko src/*.mod src/*.mod.c src/.*.cmd src/damon_bindings_generated.rs \
 		Module.symvers modules.order .module-common.o .*.cmd
+	rm -rf build
 	cargo clean 2>/dev/null || true

@@ -8,13 +8,13 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use damon_stat_logic::logic::bandwidth::estimated_bandwidth;
+use damon_stat_logic::logic::damon_values::{Intervals, RegionSample};
 use damon_stat_logic::logic::percentiles::{idle_ms_percentiles, IdleEntry, NR_PERCENTILES};
 use damon_stat_logic::logic::published::{Published, Results};
 use damon_stat_logic::logic::refresh::compute_results;
-use damon_stat_logic::logic::region::RegionSample;
-use damon_stat_logic::logic::tuner::{Intervals, IntervalsGoal, Tuner};
+use damon_stat_logic::logic::tuner::{IntervalsGoal, Tuner};
 
-#[path = "../tests/common/xorshift.rs"]
+#[path = "../src/logic/xorshift.rs"]
 mod xorshift;
 use xorshift::XorShift64;
 

@@ -7,6 +7,7 @@
 #
 # Usage: build-module.sh KDIR [extra make arguments, e.g. CLIPPY=1]
 # MODULE_SRC names another copy of the module's sources to build (default: this checkout).
+# KUNIT=1 builds the test module, with the KUnit suite, in build/kunit/ (see lib.sh).
 source "$(dirname "$0")/lib.sh"
 
 kdir=${1:?usage: build-module.sh KDIR [make arguments]}
@@ -32,6 +33,14 @@ config_has() {
 for opt in CONFIG_RUST CONFIG_DAMON CONFIG_DAMON_PADDR CONFIG_KPROBES CONFIG_KALLSYMS CONFIG_MODULES; do
 	config_has "$opt" || die "KDIR=$kdir has no $opt=y; damon_stat needs it. Enable it and rebuild."
 done
+case "${KUNIT:-}" in
+1 | y) kunit=y ;;
+'' | 0 | n) kunit=n ;;
+*) die "KUNIT=$KUNIT: use KUNIT=1 for the test module (with its KUnit suite), or leave it unset." ;;
+esac
+if [ "$kunit" = y ]; then
+	config_has CONFIG_KUNIT || die "KDIR=$kdir has no CONFIG_KUNIT=y: the test module (KUNIT=1) needs it."
+fi
 
 [ -x "$rustc" ] || die "rustc '$rustc' not found. Install Debian's rustc-web, or pass RUSTC=<the rustc that built KDIR>."
 want=$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"$/\1/p' "$kdir/.config")
@@ -46,20 +55,15 @@ if [ -n "${RUSTC:-}" ]; then
 	make_args=("${make_args[@]/#RUSTC=*/RUSTC=$rustc}")
 fi
 module_src=${MODULE_SRC:-$REPO_ROOT}
+what=damon_stat.ko
+if [ "$kunit" = y ] && [ -z "${MODULE_SRC:-}" ]; then
+	copy_module_sources "$KUNIT_BUILD_DIR"
+	module_src=$KUNIT_BUILD_DIR
+	what="the test module ${KUNIT_MODULE#"$REPO_ROOT"/} (with the KUnit suite)"
+fi
 
-step "building damon_stat.ko against $kdir${DAMON_STAT_ENABLED_DEFAULT:+ (DAMON_STAT_ENABLED_DEFAULT=$DAMON_STAT_ENABLED_DEFAULT)}"
+step "building $what against $kdir${DAMON_STAT_ENABLED_DEFAULT:+ (DAMON_STAT_ENABLED_DEFAULT=$DAMON_STAT_ENABLED_DEFAULT)}"
 make -C "$kdir" M="$module_src" "${make_args[@]}" \
-	DAMON_STAT_ENABLED_DEFAULT="${DAMON_STAT_ENABLED_DEFAULT:-n}" "$@" modules
+	DAMON_STAT_ENABLED_DEFAULT="${DAMON_STAT_ENABLED_DEFAULT:-n}" DAMON_STAT_KUNIT="$kunit" \
+	"$@" modules
 
-# The bindings must describe this tree: `struct mutex` (which lock debugging changes) as
-# generated for the module must be the kernel's own. Kbuild regenerates them when KDIR
-# changes (its bindgen command names the tree by absolute path), and the Rust object,
-# which depends on them, with them; this catches any way that could still go stale.
-struct_mutex() {
-	awk '/^pub struct mutex \{/ { on = 1 } on { print } on && /^\}/ { exit }' "$1"
-}
-ours=$(struct_mutex "$module_src/src/damon_bindings_generated.rs")
-theirs=$(struct_mutex "$kdir/rust/bindings/bindings_generated.rs")
-[ -n "$ours" ] && [ "$ours" = "$theirs" ] ||
-	die "the module's bindings do not match KDIR=$kdir (struct mutex differs): stale build
-files of another tree? Run 'make clean' and build again."

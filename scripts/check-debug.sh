@@ -20,7 +20,7 @@ set -e
 [ "$status" = 0 ] || die "make check-debug: failed (above)"
 
 # Back to the test kernel, as the next `make check` builds: switching KDIR in one checkout
-# must rebuild everything (build-module.sh checks the bindings against the tree).
+# rebuilds everything (the bindings' command names the tree).
 step "switching the module build back to the test kernel"
 "$REPO_ROOT/scripts/build-module.sh" "$("$REPO_ROOT/scripts/build-kernel.sh" test)" >/dev/null
 step "make check-debug: all passed"

@@ -13,6 +13,12 @@ mapfile -t sources < <(git ls-files '*.rs' 2>/dev/null || find src tests benches
 rustfmt --edition 2021 --config-path .rustfmt.toml --check "${sources[@]}" ||
 	die "rustfmt would reformat the files above: run rustfmt --edition 2021 on them"
 
+step "layering: src/ffi/ uses nothing of the product above it"
+# Code lines (not comments) of the unsafe layer that name a product module.
+if grep -nE '^[^/]*crate::(control|monitor|params|kunit_suite)\b' src/ffi/*.rs; then
+	die "src/ffi/ must not depend on the product (the lines above): move that code up"
+fi
+
 step "cargo test (host: the shared logic)"
 # RUSTC, when set, names the kernel's rustc for the module build, not the host one.
 unset RUSTC

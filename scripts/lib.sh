@@ -35,6 +35,21 @@ note() {
 }
 
 # step NAME: prints a numbered progress line with the time since the script began.
+# The test build of the module (`make module KUNIT=1`: the KUnit suite compiled in) is
+# made in a copy of the sources, so that the module users install (src/damon_stat.ko)
+# and the test module never overwrite each other.
+KUNIT_BUILD_DIR=$REPO_ROOT/build/kunit
+KUNIT_MODULE=$KUNIT_BUILD_DIR/src/damon_stat.ko
+
+# copy_module_sources DEST: the sources kbuild needs, without build products. Unchanged
+# files keep their times, so a build in DEST stays incremental.
+copy_module_sources() {
+	mkdir -p "$1"
+	tar -C "$REPO_ROOT" --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+		--exclude='*.mod' --exclude='*.mod.c' --exclude=damon_bindings_generated.rs \
+		-cf - Kbuild src bindings | tar -C "$1" -xf -
+}
+
 STEP_START=$(date +%s)
 step() {
 	local now

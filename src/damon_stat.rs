@@ -8,17 +8,26 @@
 //! `aggr_interval_us` and `kdamond_pid`. See `Documentation/admin-guide.rst`.
 //!
 //! Layout: [`ffi`] is the only place with `unsafe` code (bindings, symbol resolution,
-//! parameter tables, DAMON callbacks, KUnit tables). [`logic`] is kernel-free and also
-//! tested on the host. [`monitor`] and [`control`] are safe Rust on top of both.
+//! DAMON contexts and callbacks, the generic parameter layer, KUnit tables) and knows
+//! nothing of the product. [`logic`] is kernel-free and also tested on the host.
+//! [`params`], [`control`] and [`monitor`] are safe Rust on top of both.
+//!
+//! The KUnit suite ([`kunit_suite`]) is only in the test build (`make module KUNIT=1`).
 
 use kernel::prelude::*;
 
 mod control;
 mod ffi;
-pub mod logic;
+#[cfg(damon_stat_kunit)]
+mod kunit_suite;
+// `logic/` is also the host crate's public API (src/host_lib.rs), hence its `pub` items.
+#[expect(
+    unreachable_pub,
+    reason = "the host crate exports what the module keeps private"
+)]
+mod logic;
 mod monitor;
-#[cfg(CONFIG_KUNIT)]
-mod tests;
+mod params;
 
 module! {
     type: DamonStatModule,
@@ -35,13 +44,13 @@ impl kernel::Module for DamonStatModule {
         // Every DAMON function is resolved here, so a kernel that lacks one fails the
         // load with a message naming it rather than crashing later.
         let api = ffi::damon::DamonApi::resolve()?;
-        ffi::params::with_param_lock(module, |control| control.init(api))?;
+        params::init(module, api)?;
         Ok(DamonStatModule)
     }
 }
 
 impl Drop for DamonStatModule {
     fn drop(&mut self) {
-        ffi::params::with_param_lock(&THIS_MODULE, |control| control.exit());
+        params::exit(&THIS_MODULE);
     }
 }

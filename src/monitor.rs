@@ -3,13 +3,14 @@
 //! The monitoring itself: the DAMON_STAT context and what its kdamond does after every
 //! aggregation window (refresh the published results, tune the intervals).
 
-use crate::ffi::damon::{self, AggregationHandler, Attrs, Context, DamonApi, Running, Window};
-use crate::logic::cost::Cost;
+use crate::ffi::damon::{AggregationHandler, Context, DamonApi, Running, Window};
+use crate::ffi::iomem;
+use crate::logic::damon_values::{Attrs, Intervals, RegionSample};
 use crate::logic::percentiles::IdleEntry;
 use crate::logic::published::{Published, Results};
 use crate::logic::refresh::{compute_results, RefreshGate, REFRESH_PERIOD_NS};
-use crate::logic::region::RegionSample;
-use crate::logic::tuner::{Intervals, IntervalsGoal, Tuner};
+use crate::logic::timing::DurationStats;
+use crate::logic::tuner::{IntervalsGoal, Tuner};
 use kernel::alloc::KVVec;
 use kernel::error::code::ENODEV;
 use kernel::prelude::*;
@@ -51,9 +52,9 @@ pub(crate) struct StatHandler {
 #[derive(Default)]
 struct Counters {
     /// Every `after_aggregation` call, from entry to return.
-    callbacks: Cost,
+    callbacks: DurationStats,
     /// The refreshes of the results (computation and publication) among them.
-    refreshes: Cost,
+    refreshes: DurationStats,
     skipped_windows: u64,
     tunings: u64,
     tuning_errors: u64,
@@ -64,12 +65,7 @@ struct Counters {
 impl StatHandler {
     /// Allocates the scratch buffers; the refresh gate starts now.
     pub(crate) fn new() -> Result<Self> {
-        let empty = RegionSample {
-            start: 0,
-            end: 0,
-            nr_accesses: 0,
-            age: 0,
-        };
+        let empty = RegionSample::new(0, 0, 0, 0);
         Ok(Self {
             tuner: Tuner::new(IntervalsGoal::DAMON_STAT, ATTRS.intervals),
             gate: RefreshGate::new(Ktime::ktime_get().to_ns(), REFRESH_PERIOD_NS),
@@ -133,7 +129,7 @@ impl StatHandler {
     }
 
     /// The regions buffer, for tests that fill it by hand.
-    #[cfg(CONFIG_KUNIT)]
+    #[cfg(damon_stat_kunit)]
     pub(crate) fn regions_mut(&mut self) -> &mut [RegionSample] {
         &mut self.regions
     }
@@ -160,7 +156,7 @@ impl AggregationHandler for StatHandler {
 
 /// Builds the DAMON_STAT context over all System RAM and starts its kdamond.
 pub(crate) fn start(api: DamonApi) -> Result<Running<StatHandler>> {
-    let span = damon::system_ram_span().ok_or_else(|| {
+    let span = iomem::system_ram_span().ok_or_else(|| {
         pr_err!("no System RAM resource found\n");
         ENODEV
     })?;

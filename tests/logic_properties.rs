@@ -9,16 +9,16 @@ use std::time::{Duration, Instant};
 
 use damon_stat_logic::logic::bandwidth::estimated_bandwidth;
 use damon_stat_logic::logic::bool_param::parse_bool;
+use damon_stat_logic::logic::damon_values::{Intervals, RegionSample};
 use damon_stat_logic::logic::percentiles::{
     idle_ms, idle_ms_percentiles, IdleEntry, NR_PERCENTILES,
 };
 use damon_stat_logic::logic::published::{Published, Results};
-use damon_stat_logic::logic::region::RegionSample;
 use damon_stat_logic::logic::tuner::{
-    adaptation_bp, feed_loop_next_input, score_bp, tuned_intervals, Intervals, IntervalsGoal, Tuner,
+    adaptation_bp, feed_loop_next_input, score_bp, tuned_intervals, IntervalsGoal, Tuner,
 };
 
-#[path = "common/xorshift.rs"]
+#[path = "../src/logic/xorshift.rs"]
 mod xorshift;
 use xorshift::XorShift64;
 

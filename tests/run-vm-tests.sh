@@ -9,6 +9,8 @@
 #   # vm-timeout: <seconds before the guest is killed>
 #   # vm-expect-status: <exit status of vm-run, default 0>
 #   # vm-expect-suite: <KUnit suite that must run and pass>
+#   # vm-module: test   (the test module, with the KUnit suite: `make module KUNIT=1`;
+#                       TEST_MODULE names it, else it is built when first needed)
 #   # vm-module-make: <make variables for a module built for this test alone, e.g.
 #                       DAMON_STAT_ENABLED_DEFAULT=y>
 # Lines `figure: NAME N` in a run's output are added up over all runs and printed last.
@@ -21,6 +23,7 @@ tests_dir=${VM_TESTS_DIR:-$REPO_ROOT/tests/vm}
 [ -d "$tests_dir" ] || die "VM_TESTS_DIR=$tests_dir: no such directory"
 outputs=$(mktemp -d "${TMPDIR:-/tmp}/damon_stat-vm-tests.XXXXXX")
 trap 'rm -rf "$outputs"' EXIT
+test_module=${TEST_MODULE:-}
 passed=0
 failed=0
 failed_names=()
@@ -37,14 +40,23 @@ for test in "$tests_dir"/*.sh; do
 	expect=${expect:-0}
 	start=$(date +%s)
 	module=${MODULE:-}
+	case "$(header vm-module)" in
+	'') ;;
+	test)
+		if [ -z "$test_module" ]; then
+			KUNIT=1 "$REPO_ROOT/scripts/build-module.sh" "$KDIR" ||
+				die "building the test module (KUNIT=1) failed"
+			test_module=$KUNIT_MODULE
+		fi
+		module=$test_module
+		;;
+	*) die "$test: unknown '# vm-module: $(header vm-module)' (only 'test' is known)" ;;
+	esac
 	make_vars=$(header vm-module-make)
 	if [ -n "$make_vars" ]; then
 		# A copy of the sources, built apart so that the checkout's module stays as it is.
 		variant=$outputs/module-$name
-		mkdir -p "$variant"
-		tar -C "$REPO_ROOT" --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
-			--exclude='*.mod' --exclude='*.mod.c' --exclude=damon_bindings_generated.rs \
-			-cf - Kbuild src bindings | tar -C "$variant" -xf -
+		copy_module_sources "$variant"
 		env $make_vars MODULE_SRC="$variant" "$REPO_ROOT/scripts/build-module.sh" "$KDIR" ||
 			die "building the module with $make_vars failed"
 		module=$variant/src/damon_stat.ko

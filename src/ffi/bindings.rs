@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Bindings generated at build time from the target kernel tree.
+//! The DAMON and kprobe bindings, generated at build time from the target kernel tree.
 //!
-//! `bindings/generate.sh` runs bindgen on `bindings/damon_wrapper.h` with the kernel's
-//! own flags; see `bindings/allowlist` for what is included. Declarations of unexported
-//! functions are only used for their types: calling them directly would fail at modpost.
+//! `bindings/generate.py` runs bindgen on `bindings/damon_wrapper.h` with the kernel's
+//! own flags; `bindings/allowlist` says what is included: only what `kernel::bindings`
+//! lacks, with the C types these items refer to imported from there. Declarations of
+//! unexported functions are only used for their types: calling them directly would fail
+//! at modpost.
 
 // Generated code: the lints of hand-written code do not apply to it, and which of them
 // would fire depends on the kernel configuration, so `#[expect]` cannot be used.
@@ -20,7 +22,5 @@
     unreachable_pub,
     unsafe_op_in_unsafe_fn
 )]
-
-use kernel::ffi;
 
 include!("../damon_bindings_generated.rs");

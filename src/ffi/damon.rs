@@ -8,11 +8,11 @@
 
 use super::bindings;
 use super::symbols::Kallsyms;
-use crate::logic::region::RegionSample;
-use crate::logic::tuner::Intervals;
+use crate::logic::damon_values::{Attrs, Intervals, RegionSample};
 use core::ptr::{addr_of, addr_of_mut, NonNull};
 use kernel::c_str;
 use kernel::error::code::{EINVAL, ENOMEM};
+use kernel::error::{from_result, to_result};
 use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
 use kernel::task::Task;
@@ -49,7 +49,7 @@ macro_rules! damon_api {
             }
 
             /// The names of the functions [`DamonApi::resolve()`] resolves.
-            #[cfg(CONFIG_KUNIT)]
+            #[cfg(damon_stat_kunit)]
             pub(crate) const SYMBOLS: &'static [&'static str] = &[$(stringify!($symbol)),*];
         }
     };
@@ -67,65 +67,6 @@ damon_api! {
     start = damon_start: fn(*mut *mut bindings::damon_ctx, c_int, bool) -> c_int;
     is_running = damon_is_running: fn(*mut bindings::damon_ctx) -> bool;
     kdamond_pid = damon_kdamond_pid: fn(*mut bindings::damon_ctx) -> c_int;
-}
-
-/// Converts a C return value (0 or a negative errno) into a [`Result`].
-fn to_result(ret: c_int) -> Result {
-    if ret < 0 {
-        Err(Error::from_errno(ret))
-    } else {
-        Ok(())
-    }
-}
-
-/// Monitoring attributes of a new context.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Attrs {
-    /// Sampling and aggregation intervals.
-    pub(crate) intervals: Intervals,
-    /// How often the operations set updates its view of the address space, in µs.
-    pub(crate) ops_update_us: u64,
-    /// Lower bound on the number of regions.
-    pub(crate) min_nr_regions: u64,
-    /// Upper bound on the number of regions.
-    pub(crate) max_nr_regions: u64,
-}
-
-/// The span from the start of the first "System RAM" resource to the end of the last.
-///
-/// Holes in between are fine: DAMON's adaptive regions merge them away.
-pub(crate) fn system_ram_span() -> Option<(u64, u64)> {
-    /// Widens the span in `arg` to cover `res`.
-    ///
-    /// # Safety
-    ///
-    /// `res` must be a valid resource and `arg` point to an `Option<(u64, u64)>`.
-    unsafe extern "C" fn widen(res: *mut bindings::resource, arg: *mut c_void) -> c_int {
-        // SAFETY: `walk_iomem_res_desc()` passes a valid resource and our `arg`, which
-        // points to the `Option<(u64, u64)>` below, alive for the whole walk.
-        let (res, span) = unsafe { (&*res, &mut *arg.cast::<Option<(u64, u64)>>()) };
-        // Resource ends are inclusive.
-        let (start, end) = (res.start, res.end.saturating_add(1));
-        *span = Some(match *span {
-            None => (start, end),
-            Some((lo, hi)) => (lo.min(start), hi.max(end)),
-        });
-        0
-    }
-    let mut span: Option<(u64, u64)> = None;
-    // SAFETY: The callback matches the expected prototype and only uses `arg` as the
-    // pointer to `span` given here; the walk is synchronous.
-    unsafe {
-        bindings::walk_iomem_res_desc(
-            bindings::IORES_DESC_NONE as _,
-            bindings::DAMON_STAT_IORESOURCE_SYSTEM_RAM_BUSY as _,
-            0,
-            u64::MAX,
-            addr_of_mut!(span).cast::<c_void>(),
-            Some(widen),
-        )
-    };
-    span.filter(|(start, end)| start < end)
 }
 
 /// What kdamond calls at the end of each aggregation window, with the window's data.
@@ -266,13 +207,18 @@ unsafe extern "C" fn after_aggregation<H: AggregationHandler>(
         )
     };
     let mut window = Window { ctx, api };
-    match handler.after_aggregation(&mut window) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| handler.after_aggregation(&mut window).map(|()| 0))
 }
 
 /// A built DAMON context that is not running. Dropping it frees it.
+///
+/// # Invariants
+///
+/// - `ctx` comes from `damon_new_ctx()` and only this value frees it, in `Drop`.
+/// - `data` is a leaked `KBox<CallbackData<H>>`, live until `Drop`, which frees it after
+///   `ctx`; `ctx`'s callbacks, once set, are those of handler type `H`, with `data` as
+///   `callback.private`.
+/// - No kdamond runs on `ctx`, except while the `Context` is inside a [`Running`].
 pub(crate) struct Context<H: AggregationHandler> {
     ctx: NonNull<bindings::damon_ctx>,
     api: DamonApi,
@@ -307,6 +253,8 @@ impl<H: AggregationHandler> Context<H> {
         // SAFETY: `damon_new_ctx()` has no preconditions.
         let ctx = NonNull::new(unsafe { (api.new_ctx)() }).ok_or(ENOMEM)?;
         // From here on, dropping `this` frees the context and the data on every error path.
+        // INVARIANT: `ctx` is new and never started; `data` is leaked here, and the
+        // callbacks set below are those of `H` with `data` as their private data.
         let this = Self {
             ctx,
             api,
@@ -349,8 +297,8 @@ impl<H: AggregationHandler> Context<H> {
 
     /// The callback handler, while no kdamond uses it.
     pub(crate) fn handler(&self) -> &H {
-        // SAFETY: `data` is live until `Drop`; no kdamond runs on a `Context` (never
-        // started, or `Running::reap()` waited for its exit), so nothing writes it.
+        // SAFETY: `data` is live and no kdamond runs on the context, so nothing writes it
+        // (type invariants; a `Context` inside a `Running` is not reachable from outside).
         unsafe { &*addr_of!((*self.data.as_ptr()).handler) }
     }
 
@@ -360,26 +308,32 @@ impl<H: AggregationHandler> Context<H> {
     /// when another DAMON context runs.
     pub(crate) fn start(self) -> Result<Running<H>> {
         let mut ptr = self.ctx.as_ptr();
-        // SAFETY: `ptr` is a fully built context that is not running.
+        // SAFETY: `ptr` is a fully built context on which no kdamond runs (type invariant).
         to_result(unsafe { (self.api.start)(&mut ptr, 1, true) })?;
+        // INVARIANT: `damon_start()` succeeded, so a kdamond was started on the context.
         Ok(Running { context: self })
     }
 }
 
 impl<H: AggregationHandler> Drop for Context<H> {
     fn drop(&mut self) {
-        // SAFETY: The context was built by `damon_new_ctx()` and no kdamond runs on it
-        // (never started, or `Running::reap()` waited for kdamond's exit); this is the
-        // only place that frees it and `Drop` runs once.
+        // SAFETY: By the type invariants, `ctx` comes from `damon_new_ctx()`, only this
+        // `Drop` (which runs once) frees it, and no kdamond runs on it: a `Running` drops
+        // its `Context` only after `reap()`.
         unsafe { (self.api.destroy_ctx)(self.ctx.as_ptr()) };
-        // SAFETY: `data` comes from `KBox::leak()` in `new_paddr()` and nothing uses it
-        // any more: the context that pointed to it is gone.
+        // SAFETY: `data` is a leaked `KBox` (type invariant) and nothing uses it any more:
+        // the context that pointed to it is gone.
         drop(unsafe { KBox::from_raw(self.data.as_ptr()) });
     }
 }
 
 /// A context whose kdamond was started. Dropping it stops kdamond, waits for its complete
 /// exit, then frees the context.
+///
+/// # Invariants
+///
+/// A kdamond was started on `context` by `damon_start()`; it may have exited since, but
+/// until [`Running::reap()`] returns, nothing assumes it has.
 pub(crate) struct Running<H: AggregationHandler> {
     context: Context<H>,
 }
@@ -387,7 +341,8 @@ pub(crate) struct Running<H: AggregationHandler> {
 impl<H: AggregationHandler> Running<H> {
     /// Whether kdamond still runs; it may have stopped on its own.
     pub(crate) fn is_running(&self) -> bool {
-        // SAFETY: The context is valid; `damon_is_running()` takes its `kdamond_lock`.
+        // SAFETY: The context is live (`Context`'s invariants); `damon_is_running()` takes
+        // its `kdamond_lock`, so a running kdamond does not matter.
         unsafe { (self.context.api.is_running)(self.context.ctx.as_ptr()) }
     }
 
@@ -403,6 +358,8 @@ impl<H: AggregationHandler> Running<H> {
         self.reap();
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again, so its context moves out once.
+        // INVARIANT: `reap()` waited for kdamond's complete exit, so no kdamond runs on
+        // the context handed back.
         unsafe { core::ptr::read(&this.context) }
     }
 
@@ -419,7 +376,7 @@ impl<H: AggregationHandler> Running<H> {
         // SAFETY: `kdamond_lock` guards `kdamond`: while it is non-null under the lock,
         // kdamond has not exited and its task's reference count is non-zero.
         let running = unsafe {
-            let lock = addr_of_mut!((*ctx).kdamond_lock).cast::<kernel::bindings::mutex>();
+            let lock = addr_of_mut!((*ctx).kdamond_lock);
             kernel::bindings::mutex_lock(lock);
             let task = (*ctx).kdamond;
             let task_ref = (!task.is_null()).then(|| ARef::from(&*task.cast::<Task>()));
@@ -428,12 +385,13 @@ impl<H: AggregationHandler> Running<H> {
         };
         if let Some(task) = &running {
             // SAFETY: `task` is a kthread we hold a reference to, stopped once here.
-            unsafe { bindings::kthread_stop(task_ptr(task)) };
+            unsafe { kernel::bindings::kthread_stop(task_ptr(task)) };
         }
         // kdamond wrote `kdamond` in `before_start`, before it cleared `ctx->kdamond`
         // under the lock taken above (if that read null), or before the exit that
         // `kthread_stop()` just waited for: either way the write is visible and final.
-        // SAFETY: `data` is live, and kdamond no longer writes this field (see above).
+        // SAFETY: `data` is live (`Context`'s invariants), and kdamond no longer writes
+        // this field (see above).
         let recorded = unsafe {
             core::ptr::replace(addr_of_mut!((*self.context.data.as_ptr()).kdamond), None)
         };
@@ -441,14 +399,14 @@ impl<H: AggregationHandler> Running<H> {
             if let Some(task) = &recorded {
                 // kdamond ended on its own, maybe just now: wait for its exit to complete.
                 // SAFETY: As above; not stopped before, since `running` was `None`.
-                unsafe { bindings::kthread_stop(task_ptr(task)) };
+                unsafe { kernel::bindings::kthread_stop(task_ptr(task)) };
             }
         }
     }
 }
 
 /// The C task behind `task`, for functions that take a `struct task_struct *`.
-fn task_ptr(task: &Task) -> *mut bindings::task_struct {
+fn task_ptr(task: &Task) -> *mut kernel::bindings::task_struct {
     // `Task` is a transparent wrapper of `struct task_struct`.
     core::ptr::from_ref(task).cast_mut().cast()
 }

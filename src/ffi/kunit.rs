@@ -6,11 +6,15 @@
 //! NUL-terminated `kunit_case` array, a `kunit_suite`, and a pointer to it in the
 //! `.kunit_test_suites` section, which the module loader hands to KUnit. KUnit runs the
 //! suite when the module goes live and reports it in KTAP on the kernel log.
+//!
+//! Only the test build has this module (`make module KUNIT=1`, which sets
+//! `--cfg damon_stat_kunit`): the module users install carries no test code.
 
-use super::bindings;
 use core::cell::UnsafeCell;
 use core::fmt;
+use core::panic::Location;
 use core::ptr::NonNull;
+use kernel::bindings;
 use kernel::prelude::*;
 use kernel::str::CStr;
 
@@ -63,24 +67,47 @@ pub(crate) const fn suite(name: &str, cases: *mut bindings::kunit_case) -> bindi
 }
 
 /// The test being run, handed to a case function.
+///
+/// # Invariants
+///
+/// `test` is KUnit's live test for the duration of the case, and only the case's thread
+/// writes it.
 pub(crate) struct Test {
     test: NonNull<bindings::kunit>,
-    failures: u32,
 }
+
+/// Why a case stopped before its end: a step it needed failed.
+#[derive(Debug)]
+pub(crate) struct CaseError {
+    error: Error,
+    /// Where: the `?` that returned it.
+    location: &'static Location<'static>,
+}
+
+impl From<Error> for CaseError {
+    #[track_caller]
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            location: Location::caller(),
+        }
+    }
+}
+
+/// What a case returns: `Err` when a step it needed failed (the test then fails).
+pub(crate) type CaseResult = core::result::Result<(), CaseError>;
 
 impl Test {
     /// Records a failed expectation and logs it in KTAP diagnostic form.
     pub(crate) fn fail(&mut self, what: fmt::Arguments<'_>, file: &str, line: u32) {
-        self.failures = self.failures.saturating_add(1);
         pr_err!("    # EXPECTATION FAILED at {}:{}: {}\n", file, line, what);
-        // SAFETY: `test` is KUnit's live test for the duration of the case.
+        // SAFETY: `test` is live and only this thread writes it (type invariant).
         unsafe { (*self.test.as_ptr()).status = bindings::kunit_status_KUNIT_FAILURE };
     }
 
     /// Marks the test skipped, with `reason` as KTAP's `# SKIP` comment.
     pub(crate) fn skip(&mut self, reason: &str) {
-        // SAFETY: `test` is KUnit's live test for the duration of the case, and only
-        // this case's thread writes it.
+        // SAFETY: `test` is live and only this thread writes it (type invariant).
         let test = unsafe { &mut *self.test.as_ptr() };
         test.status = bindings::kunit_status_KUNIT_SKIPPED;
         // Truncated if need be, always leaving a NUL at the end.
@@ -117,11 +144,28 @@ pub(crate) fn sleep_ms(ms: u32) {
 /// # Safety
 ///
 /// `test` must be the live `struct kunit` KUnit passes to a case's `run_case`.
-pub(crate) unsafe fn run_case(test: *mut bindings::kunit, case: fn(&mut Test)) {
+pub(crate) unsafe fn run_case(test: *mut bindings::kunit, case: fn(&mut Test) -> CaseResult) {
     let Some(test) = NonNull::new(test) else {
         return;
     };
-    case(&mut Test { test, failures: 0 });
+    // INVARIANT: KUnit's test lives until `run_case` returns, and the case runs on this
+    // thread.
+    let mut test = Test { test };
+    if let Err(e) = case(&mut test) {
+        test.fail(
+            format_args!("stopped: {:?}", e.error),
+            e.location.file(),
+            e.location.line(),
+        );
+    }
+}
+
+/// The kernel's own `kstrtobool()`, to test the module's parsing against.
+pub(crate) fn kernel_kstrtobool(input: &CStr) -> Option<bool> {
+    let mut value = false;
+    // SAFETY: `input` is NUL-terminated and `value` is a valid `bool` to write to.
+    let ret = unsafe { bindings::kstrtobool(input.as_char_ptr(), &mut value) };
+    (ret == 0).then_some(value)
 }
 
 /// Expects a condition in a KUnit case; logs the expression when it is false.
@@ -151,7 +195,8 @@ macro_rules! kunit_expect_eq {
     }};
 }
 
-/// Declares a KUnit suite named `$name` running the `fn(&mut Test)` functions listed.
+/// Declares a KUnit suite named `$name` running the `fn(&mut Test) -> CaseResult`
+/// functions listed.
 macro_rules! kunit_suite {
     ($name:literal, [$($case:ident),* $(,)?]) => {
         $(
@@ -162,7 +207,7 @@ macro_rules! kunit_suite {
                 /// # Safety
                 ///
                 /// Called by KUnit only, with its live test.
-                pub(super) unsafe extern "C" fn run(test: *mut $crate::ffi::bindings::kunit) {
+                pub(super) unsafe extern "C" fn run(test: *mut kernel::bindings::kunit) {
                     // SAFETY: KUnit calls `run_case` with its live test.
                     unsafe { $crate::ffi::kunit::run_case(test, super::$case) }
                 }
@@ -172,13 +217,13 @@ macro_rules! kunit_suite {
         const NR_CASES: usize = [$(stringify!($case)),*].len();
 
         static CASES: $crate::ffi::kunit::KunitCell<
-            [$crate::ffi::bindings::kunit_case; NR_CASES + 1],
+            [kernel::bindings::kunit_case; NR_CASES + 1],
         > = $crate::ffi::kunit::KunitCell(core::cell::UnsafeCell::new([
             $($crate::ffi::kunit::case(kernel::c_str!(stringify!($case)), $case::run),)*
             $crate::ffi::kunit::end_of_cases(),
         ]));
 
-        static SUITE: $crate::ffi::kunit::KunitCell<$crate::ffi::bindings::kunit_suite> =
+        static SUITE: $crate::ffi::kunit::KunitCell<kernel::bindings::kunit_suite> =
             $crate::ffi::kunit::KunitCell(core::cell::UnsafeCell::new(
                 $crate::ffi::kunit::suite($name, CASES.0.get().cast()),
             ));

@@ -5,14 +5,20 @@
 //! - [`bindings`]: types and declarations generated from the target kernel tree.
 //! - [`symbols`]: finds the unexported DAMON functions through `kallsyms_lookup_name`.
 //! - [`damon`]: typed DAMON contexts whose states make misuse impossible.
-//! - [`params`]: the module parameter table and the lock that guards it.
-//! - [`kunit`]: KUnit suites written in Rust (6.12 has no `#[kunit_tests]`).
+//! - [`iomem`]: where System RAM is.
+//! - [`params`]: module parameters over a trait, their table, and the lock that guards
+//!   them.
+//! - [`kunit`]: KUnit suites written in Rust (6.12 has no `#[kunit_tests]`), in the test
+//!   build only.
 //!
-//! Code above this layer is safe Rust.
+//! Nothing here knows the product (its parameters, its control state, its results):
+//! `crate::params`, `crate::control` and `crate::monitor` are safe Rust on top of this
+//! layer and of `crate::logic`.
 
 pub(crate) mod bindings;
 pub(crate) mod damon;
-#[cfg(CONFIG_KUNIT)]
+pub(crate) mod iomem;
+#[cfg(damon_stat_kunit)]
 pub(crate) mod kunit;
 pub(crate) mod params;
 pub(crate) mod symbols;

@@ -12,7 +12,8 @@ use super::bindings;
 use crate::logic::endbr::{self, FunctionEntry};
 use core::mem::size_of;
 use kernel::c_str;
-use kernel::error::code::{EINVAL, ENOENT, EPERM};
+use kernel::error::code::{ENOENT, EPERM};
+use kernel::error::to_result;
 use kernel::ffi::{c_char, c_ulong, c_void};
 use kernel::prelude::*;
 use kernel::str::CStr;
@@ -30,7 +31,7 @@ fn read_text(addr: usize) -> Option<[u8; 4]> {
     // SAFETY: `copy_from_kernel_nofault` handles any source address, faulting or not, and
     // writes at most `bytes.len()` bytes to the local buffer.
     let ret = unsafe {
-        bindings::copy_from_kernel_nofault(
+        kernel::bindings::copy_from_kernel_nofault(
             bytes.as_mut_ptr().cast::<c_void>(),
             addr as *const c_void,
             bytes.len(),
@@ -41,7 +42,7 @@ fn read_text(addr: usize) -> Option<[u8; 4]> {
 
 /// Whether this CPU enforces IBT now (`X86_FEATURE_IBT` in `boot_cpu_data`).
 fn ibt_enforced() -> bool {
-    let feature = bindings::DAMON_STAT_X86_FEATURE_IBT as usize;
+    let feature = kernel::bindings::X86_FEATURE_IBT as usize;
     let word = feature / 32;
     if word >= bindings::DAMON_STAT_X86_CAPABILITY_WORDS as usize {
         return false;
@@ -50,7 +51,7 @@ fn ibt_enforced() -> bool {
     // SAFETY: `boot_cpu_data` is set up during early boot and only read afterwards;
     // `offset` addresses a `u32` of its `x86_capability` array (index checked above).
     let bits = unsafe {
-        core::ptr::addr_of!(bindings::boot_cpu_data)
+        core::ptr::addr_of!(kernel::bindings::boot_cpu_data)
             .cast::<u8>()
             .add(offset)
             .cast::<u32>()
@@ -101,10 +102,9 @@ impl Kallsyms {
         // SAFETY: `probe` is initialised as `register_kprobe()` requires and stays alive
         // and in place until `unregister_kprobe()` below.
         let ret = unsafe { bindings::register_kprobe(&mut probe) };
-        if ret < 0 {
+        to_result(ret).inspect_err(|_| {
             pr_err!("cannot find kallsyms_lookup_name: register_kprobe failed ({}); is CONFIG_KPROBES on?\n", ret);
-            return Err(Error::from_errno(ret));
-        }
+        })?;
         let probe_addr = probe.addr as usize;
         // SAFETY: `probe` was registered above.
         unsafe { bindings::unregister_kprobe(&mut probe) };
@@ -125,6 +125,12 @@ impl Kallsyms {
         // `check_callable()` has just allowed an indirect call to it.
         let lookup_name = unsafe { core::mem::transmute::<usize, KallsymsLookupName>(start) };
         Ok(Self { lookup_name })
+    }
+
+    /// Where [`Kallsyms::find()`] found `kallsyms_lookup_name` through its kprobe.
+    #[cfg(damon_stat_kunit)]
+    pub(crate) fn lookup_name_address(&self) -> usize {
+        self.lookup_name as usize
     }
 
     /// Returns the address of `name` after checking that it may be called indirectly.
@@ -148,9 +154,6 @@ impl Kallsyms {
     pub(crate) unsafe fn function<F: Copy>(&self, name: &CStr) -> Result<F> {
         const { assert!(size_of::<F>() == size_of::<usize>()) };
         let addr = self.function_address(name)?;
-        if addr == 0 {
-            return Err(EINVAL);
-        }
         // SAFETY: `F` is a function pointer type (same size as `usize`, checked above)
         // matching the prototype of `name` (the caller's contract), and `addr` is the
         // non-null entry point of `name` that may be called indirectly.

@@ -4,7 +4,7 @@
 
 use core::num::NonZeroU64;
 
-use super::region::RegionSample;
+use super::damon_values::RegionSample;
 
 /// Microseconds per second.
 const USEC_PER_SEC: u64 = 1_000_000;
@@ -70,17 +70,13 @@ pub fn estimated_bandwidth(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+#[path = "xorshift.rs"]
+mod xorshift;
 
-    fn region(start: u64, end: u64, nr_accesses: u32) -> RegionSample {
-        RegionSample {
-            start,
-            end,
-            nr_accesses,
-            age: 0,
-        }
-    }
+#[cfg(test)]
+mod tests {
+    use super::xorshift::XorShift64;
+    use super::*;
 
     fn nz(v: u64) -> NonZeroU64 {
         NonZeroU64::new(v).unwrap()
@@ -89,9 +85,9 @@ mod tests {
     #[test]
     fn hand_computed() {
         let regions = [
-            region(0, 4096, 5),
-            region(4096, 12288, 0),
-            region(12288, 16384, 20),
+            RegionSample::new(0, 4096, 5, 0),
+            RegionSample::new(4096, 12288, 0, 0),
+            RegionSample::new(12288, 16384, 20, 0),
         ];
         // 4096 * 5 + 8192 * 0 + 4096 * 20 = 20480 + 81920 = 102400 bytes per 100 ms,
         // 102400 * 1_000_000 / 100_000 = 1_024_000 bytes per second.
@@ -102,22 +98,28 @@ mod tests {
 
     #[test]
     fn zero_interval_or_no_region() {
-        assert_eq!(estimated_bandwidth([region(0, 4096, 5)], 0), 0);
+        assert_eq!(
+            estimated_bandwidth([RegionSample::new(0, 4096, 5, 0)], 0),
+            0
+        );
         assert_eq!(estimated_bandwidth([], 100_000), 0);
-        assert_eq!(estimated_bandwidth([region(0, 4096, 0)], 1), 0);
+        assert_eq!(
+            estimated_bandwidth([RegionSample::new(0, 4096, 0, 0)], 1),
+            0
+        );
     }
 
     #[test]
     fn exact_beyond_u64_sum() {
         // Sum (2^64 - 1) * 1, times 10^6, over 10^6 is exactly u64::MAX.
         assert_eq!(
-            estimated_bandwidth([region(0, u64::MAX, 1)], 1_000_000),
+            estimated_bandwidth([RegionSample::new(0, u64::MAX, 1, 0)], 1_000_000),
             u64::MAX
         );
         // (2^64 - 1) * 1000 * 10^6 / 2^40 = 2^24 * 10^9 - 10^9 / 2^40, floored to
         // 16_777_216_000_000_000 - 1.
         assert_eq!(
-            estimated_bandwidth([region(0, u64::MAX, 1000)], 1 << 40),
+            estimated_bandwidth([RegionSample::new(0, u64::MAX, 1000, 0)], 1 << 40),
             16_777_215_999_999_999
         );
     }
@@ -125,12 +127,12 @@ mod tests {
     #[test]
     fn saturates() {
         assert_eq!(
-            estimated_bandwidth([region(0, u64::MAX, u32::MAX)], 1),
+            estimated_bandwidth([RegionSample::new(0, u64::MAX, u32::MAX, 0)], 1),
             u64::MAX
         );
         // Just over u64::MAX: (2^64 - 1) * 2 * 10^6 / 10^6.
         assert_eq!(
-            estimated_bandwidth([region(0, u64::MAX, 2)], 1_000_000),
+            estimated_bandwidth([RegionSample::new(0, u64::MAX, 2, 0)], 1_000_000),
             u64::MAX
         );
     }
@@ -153,11 +155,9 @@ mod tests {
 
     #[test]
     fn long_division_matches_u128_division() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = XorShift64(0x9e37_79b9_7f4a_7c15);
         for _ in 0..2000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next();
             let n = (u128::from(x) << (x % 64)) | u128::from(x.rotate_left(17));
             let d = (x.rotate_left(29) >> (x % 64)).max(1);
             assert_eq!(div_u128(n, nz(d)), n / u128::from(d), "{n} / {d}");

@@ -5,14 +5,18 @@
 //! Everything below this module uses `core` only: no allocation, no floating point, no
 //! `u128` division and no operation that can panic. The kernel module and the host tests
 //! and benchmarks (`cargo test`, `cargo bench`) share these files unchanged.
+//!
+//! The module users install carries no test-only item: what only tests use is compiled
+//! for `#[cfg(any(not(MODULE), damon_stat_kunit))]`, the host crate and the test module.
+//! `xorshift.rs`, a generator for tests, is included with `#[path]` by its users.
 
 pub mod bandwidth;
 pub mod bool_param;
-pub mod cost;
+pub mod damon_values;
 pub mod endbr;
+pub mod param_format;
 pub mod percentiles;
 pub mod published;
 pub mod refresh;
-pub mod region;
-pub mod text;
+pub mod timing;
 pub mod tuner;

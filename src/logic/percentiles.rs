@@ -5,7 +5,7 @@
 use core::num::NonZeroU64;
 
 use super::bandwidth::mul_div_saturating;
-use super::region::RegionSample;
+use super::damon_values::RegionSample;
 
 /// Number of percentiles exposed: p0, p1, ..., p100.
 pub const NR_PERCENTILES: usize = 101;
@@ -115,37 +115,35 @@ pub fn idle_ms_percentiles(
 mod tests {
     use super::*;
 
-    fn region(size: u64, nr_accesses: u32, age: u32) -> RegionSample {
-        RegionSample {
-            start: 0,
-            end: size,
-            nr_accesses,
-            age,
-        }
+    fn entry(idle_aggrs: i64, size: u64) -> IdleEntry {
+        IdleEntry { idle_aggrs, size }
     }
 
     #[test]
     fn from_region_signs() {
-        let e = IdleEntry::from_region(&region(4096, 0, 0));
-        assert_eq!(
-            e,
-            IdleEntry {
-                idle_aggrs: 1,
-                size: 4096
-            }
-        );
+        let e = IdleEntry::from_region(&RegionSample::new(0, 4096, 0, 0));
+        assert_eq!(e, entry(1, 4096));
         // Not accessed for age 9: idle for 9 + 1 = 10 aggregations.
-        assert_eq!(IdleEntry::from_region(&region(1, 0, 9)).idle_aggrs, 10);
+        assert_eq!(
+            IdleEntry::from_region(&RegionSample::new(0, 1, 0, 9)).idle_aggrs,
+            10
+        );
         // Accessed: -(age + 1).
-        assert_eq!(IdleEntry::from_region(&region(1, 1, 0)).idle_aggrs, -1);
-        assert_eq!(IdleEntry::from_region(&region(1, 3, 4)).idle_aggrs, -5);
+        assert_eq!(
+            IdleEntry::from_region(&RegionSample::new(0, 1, 1, 0)).idle_aggrs,
+            -1
+        );
+        assert_eq!(
+            IdleEntry::from_region(&RegionSample::new(0, 1, 3, 4)).idle_aggrs,
+            -5
+        );
         // u32::MAX + 1 = 4_294_967_296.
         assert_eq!(
-            IdleEntry::from_region(&region(1, 0, u32::MAX)).idle_aggrs,
+            IdleEntry::from_region(&RegionSample::new(0, 1, 0, u32::MAX)).idle_aggrs,
             4_294_967_296
         );
         assert_eq!(
-            IdleEntry::from_region(&region(1, u32::MAX, u32::MAX)).idle_aggrs,
+            IdleEntry::from_region(&RegionSample::new(0, 1, u32::MAX, u32::MAX)).idle_aggrs,
             -4_294_967_296
         );
     }
@@ -177,9 +175,9 @@ mod tests {
         // B: 300 bytes accessed, age 4 (-500 ms),
         // C: 600 bytes idle for 1 aggregation (100 ms).
         let mut entries = [
-            IdleEntry::from_region(&region(100, 0, 9)),
-            IdleEntry::from_region(&region(300, 3, 4)),
-            IdleEntry::from_region(&region(600, 0, 0)),
+            IdleEntry::from_region(&RegionSample::new(0, 100, 0, 9)),
+            IdleEntry::from_region(&RegionSample::new(0, 300, 3, 4)),
+            IdleEntry::from_region(&RegionSample::new(0, 600, 0, 0)),
         ];
         let mut out = [i64::MIN; NR_PERCENTILES];
         assert!(idle_ms_percentiles(&mut entries, 100_000, &mut out));
@@ -202,20 +200,7 @@ mod tests {
     #[test]
     fn thirds_hand_computed() {
         // Three 1-byte entries idle for 3, 1 and 2 aggregations of 1 ms.
-        let mut entries = [
-            IdleEntry {
-                idle_aggrs: 3,
-                size: 1,
-            },
-            IdleEntry {
-                idle_aggrs: 1,
-                size: 1,
-            },
-            IdleEntry {
-                idle_aggrs: 2,
-                size: 1,
-            },
-        ];
+        let mut entries = [entry(3, 1), entry(1, 1), entry(2, 1)];
         let mut out = [0; NR_PERCENTILES];
         assert!(idle_ms_percentiles(&mut entries, 1000, &mut out));
         // 1 * 100 / 3 = 33, 2 * 100 / 3 = 66, 3 * 100 / 3 = 100.
@@ -228,20 +213,7 @@ mod tests {
     fn zero_sized_first_entry_gives_p0() {
         // Upstream's loop gives p0 to the first entry even if it has no byte:
         // 0 <= 0 * 100 / total.
-        let mut entries = [
-            IdleEntry {
-                idle_aggrs: 5,
-                size: 10,
-            },
-            IdleEntry {
-                idle_aggrs: -2,
-                size: 0,
-            },
-            IdleEntry {
-                idle_aggrs: 9,
-                size: 0,
-            },
-        ];
+        let mut entries = [entry(5, 10), entry(-2, 0), entry(9, 0)];
         let mut out = [0; NR_PERCENTILES];
         assert!(idle_ms_percentiles(&mut entries, 1000, &mut out));
         assert_eq!(out[0], -2);
@@ -252,17 +224,14 @@ mod tests {
     fn empty_or_zero_total_leaves_out_untouched() {
         let mut out = [42; NR_PERCENTILES];
         assert!(!idle_ms_percentiles(&mut [], 100_000, &mut out));
-        let mut zero = [IdleEntry {
-            idle_aggrs: 1,
-            size: 0,
-        }; 3];
+        let mut zero = [entry(1, 0); 3];
         assert!(!idle_ms_percentiles(&mut zero, 100_000, &mut out));
         assert_eq!(out, [42; NR_PERCENTILES]);
     }
 
     #[test]
     fn single_entry_fills_everything() {
-        let mut entries = [IdleEntry::from_region(&region(4096, 2, 0))];
+        let mut entries = [IdleEntry::from_region(&RegionSample::new(0, 4096, 2, 0))];
         let mut out = [0; NR_PERCENTILES];
         assert!(idle_ms_percentiles(&mut entries, 5_000, &mut out));
         // -1 * 5000 / 1000 = -5.

@@ -3,9 +3,9 @@
 //! What one refresh of the published results computes, and how often it runs.
 
 use super::bandwidth::estimated_bandwidth;
+use super::damon_values::RegionSample;
 use super::percentiles::{idle_ms_percentiles, IdleEntry, NR_PERCENTILES};
 use super::published::Results;
-use super::region::RegionSample;
 
 /// Upstream DAMON_STAT refreshes its results at most every 5 seconds.
 pub const REFRESH_PERIOD_NS: i64 = 5_000_000_000;
@@ -69,22 +69,13 @@ pub fn compute_results(
 mod tests {
     use super::*;
 
-    fn region(start: u64, end: u64, nr_accesses: u32, age: u32) -> RegionSample {
-        RegionSample {
-            start,
-            end,
-            nr_accesses,
-            age,
-        }
-    }
-
     #[test]
     fn results_hand_computed() {
         // 1 MiB accessed 10 times (age 4), 2 MiB idle (age 4), 1 MiB idle (age 0).
         let regions = [
-            region(0, 1 << 20, 10, 4),
-            region(1 << 20, 3 << 20, 0, 4),
-            region(3 << 20, 4 << 20, 0, 0),
+            RegionSample::new(0, 1 << 20, 10, 4),
+            RegionSample::new(1 << 20, 3 << 20, 0, 4),
+            RegionSample::new(3 << 20, 4 << 20, 0, 0),
         ];
         let mut entries = [IdleEntry::default(); 4];
         let results = compute_results(&regions, &mut entries, 100_000).unwrap();
@@ -102,10 +93,10 @@ mod tests {
     fn nothing_to_report() {
         let mut entries = [IdleEntry::default(); 2];
         assert_eq!(compute_results(&[], &mut entries, 100_000), None);
-        let empty = [region(4096, 4096, 3, 0)];
+        let empty = [RegionSample::new(4096, 4096, 3, 0)];
         assert_eq!(compute_results(&empty, &mut entries, 100_000), None);
         // Scratch space shorter than the regions: refused, not a panic.
-        let three = [region(0, 4096, 0, 0); 3];
+        let three = [RegionSample::new(0, 4096, 0, 0); 3];
         assert_eq!(compute_results(&three, &mut entries, 100_000), None);
     }
 

@@ -14,7 +14,7 @@
 
 use core::num::NonZeroU64;
 
-use super::region::RegionSample;
+use super::damon_values::{Intervals, RegionSample};
 
 /// One basis point is 1/10000: the unit of scores, goals and adaptation factors.
 const BP: u64 = 10_000;
@@ -41,15 +41,6 @@ impl IntervalsGoal {
         min_sample_us: 5_000,
         max_sample_us: 10_000_000,
     };
-}
-
-/// The sampling and aggregation intervals of a DAMON context.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Intervals {
-    /// Sampling interval in microseconds.
-    pub sample_us: u64,
-    /// Aggregation interval in microseconds.
-    pub aggr_us: u64,
 }
 
 /// Largest value `score_bp` works with after scaling both event counts down together.
@@ -198,16 +189,6 @@ impl Tuner {
         }
     }
 
-    /// Returns the fixed number of samples per aggregation window.
-    pub fn aggr_samples(&self) -> u64 {
-        self.aggr_samples
-    }
-
-    /// Returns the tuning goal.
-    pub fn goal(&self) -> &IntervalsGoal {
-        &self.goal
-    }
-
     /// Accounts one completed aggregation window and returns the new intervals when due.
     ///
     /// Call it once per aggregation window with the regions of that window and the
@@ -238,15 +219,6 @@ mod tests {
     use super::*;
     use core::cell::Cell;
 
-    fn region(size: u64, nr_accesses: u32) -> RegionSample {
-        RegionSample {
-            start: 0,
-            end: size,
-            nr_accesses,
-            age: 0,
-        }
-    }
-
     const GOAL: IntervalsGoal = IntervalsGoal::DAMON_STAT;
 
     fn iv(sample_us: u64, aggr_us: u64) -> Intervals {
@@ -257,17 +229,33 @@ mod tests {
     fn score_hand_computed() {
         // max = 1000 * 20 = 20000, target = 20000 * 400 / 10000 = 800.
         // 1 access: 1000 * 10000 / 800 = 12500.
-        assert_eq!(score_bp([region(1000, 1)], 20, 400), 12_500);
+        assert_eq!(
+            score_bp([RegionSample::new(0, 1000, 1, 0)], 20, 400),
+            12_500
+        );
         // 20 accesses: 20000 * 10000 / 800 = 250000.
-        assert_eq!(score_bp([region(1000, 20)], 20, 400), 250_000);
-        assert_eq!(score_bp([region(1000, 0)], 20, 400), 0);
+        assert_eq!(
+            score_bp([RegionSample::new(0, 1000, 20, 0)], 20, 400),
+            250_000
+        );
+        assert_eq!(score_bp([RegionSample::new(0, 1000, 0, 0)], 20, 400), 0);
         // max = 10000 * 20 = 200000, target = 8000, events = 8000 * 1: exactly 10000.
         assert_eq!(
-            score_bp([region(8000, 1), region(2000, 0)], 20, 400),
+            score_bp(
+                [
+                    RegionSample::new(0, 8000, 1, 0),
+                    RegionSample::new(0, 2000, 0, 0)
+                ],
+                20,
+                400
+            ),
             10_000
         );
         // access_bp 0: the target is raised to 1, score = 1000 * 10000.
-        assert_eq!(score_bp([region(1000, 1)], 20, 0), 10_000_000);
+        assert_eq!(
+            score_bp([RegionSample::new(0, 1000, 1, 0)], 20, 0),
+            10_000_000
+        );
         assert_eq!(score_bp([], 20, 400), 0);
     }
 
@@ -277,13 +265,17 @@ mod tests {
         // target = 20 * 2^60 * 0.04, score = 2^60 * 10000 / (0.8 * 2^60) = 12500.
         // Halving 2^60 and 20 * 2^60 together keeps their ratio: 12500 (or 12499 after
         // rounding).
-        let s = score_bp([region(1 << 60, 1)], 20, 400);
+        let s = score_bp([RegionSample::new(0, 1 << 60, 1, 0)], 20, 400);
         assert!((12_499..=12_500).contains(&s), "{s}");
         // Every sample accessed on all of memory: 25 times the goal.
-        let s = score_bp([region(u64::MAX, 20)], 20, 400);
+        let s = score_bp([RegionSample::new(0, u64::MAX, 20, 0)], 20, 400);
         assert!((249_990..=250_010).contains(&s), "{s}");
         // Nothing but extremes: must not panic.
-        let s = score_bp([region(u64::MAX, u32::MAX); 4], u64::MAX, u64::MAX);
+        let s = score_bp(
+            [RegionSample::new(0, u64::MAX, u32::MAX, 0); 4],
+            u64::MAX,
+            u64::MAX,
+        );
         assert_eq!(s, 0);
     }
 
@@ -346,38 +338,31 @@ mod tests {
 
     #[test]
     fn tuned_hand_computed() {
-        // 2x: 5000 * 20000 / 10000 = 10000, aggr 10000 * 20.
-        assert_eq!(
-            tuned_intervals(iv(5_000, 100_000), 20, 20_000, &GOAL),
-            Some(iv(10_000, 200_000))
-        );
-        assert_eq!(tuned_intervals(iv(5_000, 100_000), 20, 10_000, &GOAL), None);
-        // 0.5x: 20000 -> 10000.
-        assert_eq!(
-            tuned_intervals(iv(20_000, 400_000), 20, 5_000, &GOAL),
-            Some(iv(10_000, 200_000))
-        );
-        // 0.5x of 8000 is 4000, clamped to 5000.
-        assert_eq!(
-            tuned_intervals(iv(8_000, 160_000), 20, 5_000, &GOAL),
-            Some(iv(5_000, 100_000))
-        );
-        // Already at the minimum: no change.
-        assert_eq!(tuned_intervals(iv(5_000, 100_000), 20, 5_000, &GOAL), None);
-        // 2x of 8 s is 16 s, clamped to 10 s.
-        assert_eq!(
-            tuned_intervals(iv(8_000_000, 160_000_000), 20, 20_000, &GOAL),
-            Some(iv(10_000_000, 200_000_000))
-        );
-        assert_eq!(
-            tuned_intervals(iv(10_000_000, 200_000_000), 20, 20_000, &GOAL),
-            None
-        );
-        // A changed aggregation interval alone is a change.
-        assert_eq!(
-            tuned_intervals(iv(5_000, 90_000), 20, 5_000, &GOAL),
-            Some(iv(5_000, 100_000))
-        );
+        // (current intervals, adaptation in bp, expected), at 20 samples per aggregation.
+        let cases = [
+            // 2x: 5000 * 20000 / 10000 = 10000, aggr 10000 * 20.
+            (iv(5_000, 100_000), 20_000, Some(iv(10_000, 200_000))),
+            (iv(5_000, 100_000), 10_000, None),
+            // 0.5x: 20000 -> 10000.
+            (iv(20_000, 400_000), 5_000, Some(iv(10_000, 200_000))),
+            // 0.5x of 8000 is 4000, clamped to 5000.
+            (iv(8_000, 160_000), 5_000, Some(iv(5_000, 100_000))),
+            // Already at the minimum: no change.
+            (iv(5_000, 100_000), 5_000, None),
+            // 2x of 8 s is 16 s, clamped to 10 s.
+            (
+                iv(8_000_000, 160_000_000),
+                20_000,
+                Some(iv(10_000_000, 200_000_000)),
+            ),
+            (iv(10_000_000, 200_000_000), 20_000, None),
+            // A changed aggregation interval alone is a change.
+            (iv(5_000, 90_000), 5_000, Some(iv(5_000, 100_000))),
+        ];
+        for (current, adaptation_bp, expected) in cases {
+            let tuned = tuned_intervals(current, 20, adaptation_bp, &GOAL);
+            assert_eq!(tuned, expected, "{current:?} at {adaptation_bp} bp");
+        }
     }
 
     #[test]
@@ -406,18 +391,21 @@ mod tests {
 
     #[test]
     fn tuner_aggr_samples() {
-        assert_eq!(Tuner::new(GOAL, iv(5_000, 100_000)).aggr_samples(), 20);
+        assert_eq!(Tuner::new(GOAL, iv(5_000, 100_000)).aggr_samples, 20);
         // 10000 / 3000 = 3.33, truncated.
-        assert_eq!(Tuner::new(GOAL, iv(3_000, 10_000)).aggr_samples(), 3);
-        assert_eq!(Tuner::new(GOAL, iv(0, 100_000)).aggr_samples(), 1);
-        assert_eq!(Tuner::new(GOAL, iv(5_000, 0)).aggr_samples(), 1);
-        assert_eq!(Tuner::new(GOAL, iv(5_000, 100_000)).goal(), &GOAL);
+        assert_eq!(Tuner::new(GOAL, iv(3_000, 10_000)).aggr_samples, 3);
+        assert_eq!(Tuner::new(GOAL, iv(0, 100_000)).aggr_samples, 1);
+        assert_eq!(Tuner::new(GOAL, iv(5_000, 0)).aggr_samples, 1);
+        assert_eq!(Tuner::new(GOAL, iv(5_000, 100_000)).goal, GOAL);
     }
 
     #[test]
     fn tuner_runs_every_third_aggregation_and_iterates_only_then() {
         let pulls = Cell::new(0u32);
-        let regions = [region(4096, 0), region(8192, 0)];
+        let regions = [
+            RegionSample::new(0, 4096, 0, 0),
+            RegionSample::new(0, 8192, 0, 0),
+        ];
         let lazy = || {
             regions.iter().map(|r| {
                 pulls.set(pulls.get() + 1);
@@ -445,7 +433,7 @@ mod tests {
         let mut tuner = Tuner::new(goal, iv(5_000, 100_000));
         for _ in 0..10 {
             assert_eq!(
-                tuner.after_aggregation([region(1, 0)], iv(5_000, 100_000)),
+                tuner.after_aggregation([RegionSample::new(0, 1, 0, 0)], iv(5_000, 100_000)),
                 None
             );
         }
@@ -456,11 +444,11 @@ mod tests {
         let goal = IntervalsGoal { aggrs: 1, ..GOAL };
         let mut tuner = Tuner::new(goal, iv(5_000, 100_000));
         assert_eq!(
-            tuner.after_aggregation([region(1, 0)], iv(5_000, 100_000)),
+            tuner.after_aggregation([RegionSample::new(0, 1, 0, 0)], iv(5_000, 100_000)),
             Some(iv(10_000, 200_000))
         );
         assert_eq!(
-            tuner.after_aggregation([region(1, 0)], iv(10_000, 200_000)),
+            tuner.after_aggregation([RegionSample::new(0, 1, 0, 0)], iv(10_000, 200_000)),
             Some(iv(20_000, 400_000))
         );
     }

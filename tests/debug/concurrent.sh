@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # vm-cmdline: kunit.enable=0
 # vm-timeout: 600
 # Three writers toggle `enabled` while two readers read every parameter, for 30 s: no

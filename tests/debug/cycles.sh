@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # vm-cmdline: kunit.enable=0
 # vm-timeout: 900
 # 1000 enable/disable cycles, then a kmemleak scan: no leak, no warning, and monitoring

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # vm-cmdline: kunit.enable=0
 # vm-timeout: 900
 # Fault injection. (1) Every allocation on the start path, in the task that writes Y to

@@ -1,9 +1,11 @@
+# SPDX-License-Identifier: GPL-2.0
+# vm-module: test
 # vm-expect-suite: damon_stat
 # vm-timeout: 600
 # Hostile input: bad writes to `enabled` (stopped and running), writes to every read-only
 # parameter, and an unprivileged user, all rejected with the errno a user expects, with
-# the module's state and the kernel log unchanged. Also runs the module's KUnit suite on
-# the debug kernel (KASAN, lockdep, kmemleak watching).
+# the module's state and the kernel log unchanged. On the test module, so that its KUnit
+# suite also runs on the debug kernel (KASAN, lockdep, kmemleak watching).
 . /guest/lib.sh
 
 tried=0

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # vm-cmdline: kunit.enable=0
 # vm-timeout: 900
 # insmod/rmmod 100 times, every other time with monitoring running, then a kmemleak

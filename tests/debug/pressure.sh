@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # vm-cmdline: kunit.enable=0
 # vm-timeout: 600
 # Memory pressure while monitoring: tmpfs filled to within 64 MiB of what the guest has

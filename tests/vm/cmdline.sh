@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # damon_stat.enabled=Y on the kernel command line starts monitoring at modprobe
 # (modprobe passes damon_stat.* options from /proc/cmdline to the module).
 # vm-cmdline: damon_stat.enabled=Y

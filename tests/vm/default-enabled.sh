@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # vm-module-make: DAMON_STAT_ENABLED_DEFAULT=y
 # The build-time default, like upstream's CONFIG_DAMON_STAT_ENABLED_DEFAULT: a module
 # built with `make DAMON_STAT_ENABLED_DEFAULT=y` monitors as soon as it is loaded, and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # Enabling while another DAMON user (a DAMON sysfs kdamond) runs fails with EBUSY, says
 # why in the kernel log, and leaves enabled N; once it stops, enabling works.
 . /guest/lib.sh

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # DAMON_STAT behaviour end to end: load with enabled=Y, results under a busy workload,
 # interval tuning, N/Y, kdamond_pid, bad input, read-only parameters, rmmod while running.
 . /guest/lib.sh
@@ -71,10 +72,6 @@ figure callback-avg-ns "$(summary_field 'callback avg \([0-9]*\) ns')"
 figure callback-max-ns "$(summary_field 'callback avg [0-9]* ns, max \([0-9]*\) ns')"
 figure refresh-avg-ns "$(summary_field 'refreshes (avg \([0-9]*\) ns')"
 figure refresh-max-ns "$(summary_field 'refreshes (avg [0-9]* ns, max \([0-9]*\) ns')"
-# The module's KUnit suite timed a refresh of max_nr_regions regions when it loaded.
-timed=$(dmesg | grep 'damon_stat: kunit: refresh of' | tail -n 1)
-echo "kernel log: ${timed#*] }"
-figure refresh-1000-regions-ns "$(echo "$timed" | sed -n 's/.*regions: \([0-9]*\) ns per refresh.*/\1/p')"
 check "writing Y restarts" write_param enabled Y
 check "enabled reads Y again" [ "$(cat $P/enabled)" = Y ]
 check "one kdamond again" one_kdamond

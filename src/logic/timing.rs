@@ -4,7 +4,7 @@
 
 /// Count, total and maximum of a series of durations in nanoseconds; saturating.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Cost {
+pub struct DurationStats {
     /// How many durations were recorded.
     pub count: u64,
     /// Their sum.
@@ -13,7 +13,7 @@ pub struct Cost {
     pub max_ns: u64,
 }
 
-impl Cost {
+impl DurationStats {
     /// Records the duration from `start_ns` to `end_ns` of a monotonic clock; a clock
     /// that went backwards counts as 0.
     pub fn record(&mut self, start_ns: i64, end_ns: i64) {
@@ -35,36 +35,36 @@ mod tests {
 
     #[test]
     fn hand_computed() {
-        let mut cost = Cost::default();
-        assert_eq!(cost.avg_ns(), 0);
-        cost.record(100, 400);
-        cost.record(1_000, 1_100);
-        cost.record(5, 5);
+        let mut stats = DurationStats::default();
+        assert_eq!(stats.avg_ns(), 0);
+        stats.record(100, 400);
+        stats.record(1_000, 1_100);
+        stats.record(5, 5);
         // (300 + 100 + 0) / 3 = 133.
         assert_eq!(
-            cost,
-            Cost {
+            stats,
+            DurationStats {
                 count: 3,
                 total_ns: 400,
                 max_ns: 300
             }
         );
-        assert_eq!(cost.avg_ns(), 133);
+        assert_eq!(stats.avg_ns(), 133);
     }
 
     #[test]
     fn backwards_and_extreme_clocks() {
-        let mut cost = Cost::default();
-        cost.record(10, 5);
-        assert_eq!(cost.max_ns, 0);
+        let mut stats = DurationStats::default();
+        stats.record(10, 5);
+        assert_eq!(stats.max_ns, 0);
         // The difference saturates at i64::MAX; two of them sum to 2^64 - 2, a third
         // saturates the total.
-        cost.record(i64::MIN, i64::MAX);
-        cost.record(i64::MIN, i64::MAX);
-        assert_eq!(cost.total_ns, u64::MAX - 1);
-        cost.record(i64::MIN, i64::MAX);
-        assert_eq!(cost.total_ns, u64::MAX);
-        assert_eq!(cost.max_ns, i64::MAX as u64);
-        assert_eq!(cost.count, 4);
+        stats.record(i64::MIN, i64::MAX);
+        stats.record(i64::MIN, i64::MAX);
+        assert_eq!(stats.total_ns, u64::MAX - 1);
+        stats.record(i64::MIN, i64::MAX);
+        assert_eq!(stats.total_ns, u64::MAX);
+        assert_eq!(stats.max_ns, i64::MAX as u64);
+        assert_eq!(stats.count, 4);
     }
 }

@@ -3,24 +3,32 @@
 //! The module's KUnit suite `damon_stat`: the foundation layer against the real kernel
 //! (symbol resolution, IBT checks, context construction) and the shared logic in-kernel.
 //!
-//! KUnit runs it when the module is loaded; `make check` fails on any `not ok`.
+//! Only in the test build (`make module KUNIT=1`). KUnit runs it when that module is
+//! loaded; `make check` fails on any `not ok`.
 
-use crate::ffi::damon::{self, AggregationHandler, Attrs, Context, DamonApi, Running, Window};
-use crate::ffi::kunit::{kunit_expect, kunit_expect_eq, kunit_suite, sleep_ms, Test};
-use crate::ffi::params;
+use crate::ffi::damon::{AggregationHandler, Context, DamonApi, Running, Window};
+use crate::ffi::iomem::system_ram_span;
+use crate::ffi::kunit::{
+    kernel_kstrtobool, kunit_expect, kunit_expect_eq, kunit_suite, sleep_ms, CaseError, CaseResult,
+    Test,
+};
 use crate::ffi::symbols::{self, Kallsyms};
 use crate::logic::bool_param::parse_bool;
+use crate::logic::damon_values::{Attrs, Intervals, RegionSample};
 use crate::logic::endbr::{self, FunctionEntry};
 use crate::logic::percentiles::NR_PERCENTILES;
 use crate::logic::published::{Published, Results};
-use crate::logic::region::RegionSample;
-use crate::logic::tuner::{Intervals, IntervalsGoal, Tuner};
+use crate::logic::tuner::{IntervalsGoal, Tuner};
 use crate::monitor::{StatHandler, ATTRS};
 use kernel::c_str;
-use kernel::error::code::{EBUSY, EINTR, EINVAL, EPERM};
+use kernel::error::code::{EBUSY, EINTR, EINVAL, ENODEV, EPERM};
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::time::Ktime;
+
+#[path = "logic/xorshift.rs"]
+mod xorshift;
+use xorshift::XorShift64;
 
 kunit_suite!(
     "damon_stat",
@@ -43,34 +51,25 @@ kunit_suite!(
     ]
 );
 
-fn kallsyms_is_found_through_a_kprobe(test: &mut Test) {
-    let Ok(kallsyms) = Kallsyms::find() else {
-        kunit_expect!(test, false);
-        return;
-    };
-    // kallsyms_lookup_name finds itself at the address the kprobe led to: this checks
-    // the kprobe address adjustment over ENDBR64 against the kernel's own answer.
-    let own = kallsyms.function_address(c_str!("kallsyms_lookup_name"));
-    kunit_expect!(test, own.is_ok());
-    let again = Kallsyms::find().and_then(|k| k.function_address(c_str!("kallsyms_lookup_name")));
-    kunit_expect!(test, own.ok() == again.ok());
+fn kallsyms_is_found_through_a_kprobe(test: &mut Test) -> CaseResult {
+    let kallsyms = Kallsyms::find()?;
+    // Where the kprobe led (moved back over ENDBR64 on IBT kernels) against where
+    // kallsyms itself says kallsyms_lookup_name starts: a wrong adjustment disagrees.
+    let by_name = kallsyms.function_address(c_str!("kallsyms_lookup_name"))?;
+    kunit_expect_eq!(test, kallsyms.lookup_name_address(), by_name);
+    Ok(())
 }
 
-fn every_damon_function_resolves(test: &mut Test) {
+fn every_damon_function_resolves(test: &mut Test) -> CaseResult {
     kunit_expect!(test, DamonApi::resolve().is_ok());
-    let Ok(kallsyms) = Kallsyms::find() else {
-        kunit_expect!(test, false);
-        return;
-    };
+    let kallsyms = Kallsyms::find()?;
     let mut name_buf = [0u8; 64];
     for name in DamonApi::SYMBOLS {
-        let Some(name) = c_name(name, &mut name_buf) else {
-            kunit_expect!(test, false);
-            continue;
-        };
+        let name = c_name(name, &mut name_buf).ok_or(EINVAL)?;
         let addr = kallsyms.function_address(name);
         kunit_expect!(test, addr.is_ok_and(|a| a != 0));
     }
+    Ok(())
 }
 
 /// Copies `name` into `buf` with a NUL terminator.
@@ -82,15 +81,8 @@ fn c_name<'a>(name: &str, buf: &'a mut [u8; 64]) -> Option<&'a CStr> {
     CStr::from_bytes_with_nul(buf.get(..=len)?).ok()
 }
 
-fn resolved_entries_match_the_ibt_build(test: &mut Test) {
-    let Ok(kallsyms) = Kallsyms::find() else {
-        kunit_expect!(test, false);
-        return;
-    };
-    let Ok(addr) = kallsyms.function_address(c_str!("damon_new_ctx")) else {
-        kunit_expect!(test, false);
-        return;
-    };
+fn resolved_entries_match_the_ibt_build(test: &mut Test) -> CaseResult {
+    let addr = Kallsyms::find()?.function_address(c_str!("damon_new_ctx"))?;
     let entry = symbols::entry_of(addr);
     if cfg!(CONFIG_X86_KERNEL_IBT) {
         // Only ever called directly, so its ENDBR64 was sealed at boot.
@@ -98,20 +90,14 @@ fn resolved_entries_match_the_ibt_build(test: &mut Test) {
     } else {
         kunit_expect_eq!(test, entry, Some(FunctionEntry::Plain));
     }
+    Ok(())
 }
 
-fn sealed_functions_are_refused_when_ibt_is_enforced(test: &mut Test) {
+fn sealed_functions_are_refused_when_ibt_is_enforced(test: &mut Test) -> CaseResult {
     // TCG does not enforce IBT, so the enforcing CPU is simulated; the function and its
     // bytes are real.
-    let Ok(kallsyms) = Kallsyms::find() else {
-        kunit_expect!(test, false);
-        return;
-    };
-    let Ok(addr) = kallsyms.function_address(c_str!("damon_start")) else {
-        kunit_expect!(test, false);
-        return;
-    };
     let name = c_str!("damon_start");
+    let addr = Kallsyms::find()?.function_address(name)?;
     kunit_expect!(test, symbols::check_callable_on(name, addr, false).is_ok());
     let enforced = symbols::check_callable_on(name, addr, true);
     if cfg!(CONFIG_X86_KERNEL_IBT) {
@@ -123,43 +109,35 @@ fn sealed_functions_are_refused_when_ibt_is_enforced(test: &mut Test) {
         test,
         !endbr::indirect_call_allowed(FunctionEntry::Sealed, true, true)
     );
+    Ok(())
 }
 
-fn missing_symbols_fail_cleanly(test: &mut Test) {
-    let Ok(kallsyms) = Kallsyms::find() else {
-        kunit_expect!(test, false);
-        return;
-    };
+fn missing_symbols_fail_cleanly(test: &mut Test) -> CaseResult {
+    let kallsyms = Kallsyms::find()?;
     kunit_expect!(
         test,
         kallsyms
             .function_address(c_str!("damon_stat_no_such_function"))
             .is_err()
     );
+    Ok(())
 }
 
-fn system_ram_span_covers_memory(test: &mut Test) {
-    let Some((start, end)) = damon::system_ram_span() else {
-        kunit_expect!(test, false);
-        return;
-    };
+fn system_ram_span_covers_memory(test: &mut Test) -> CaseResult {
+    let (start, end) = system_ram_span().ok_or(ENODEV)?;
     kunit_expect!(test, start < end);
     // The guest has at least 64 MiB of RAM.
     kunit_expect!(test, end - start >= 64 << 20);
+    Ok(())
 }
 
-fn paddr_context_is_built_and_freed(test: &mut Test) {
-    let (Ok(api), Some(span)) = (DamonApi::resolve(), damon::system_ram_span()) else {
-        kunit_expect!(test, false);
-        return;
-    };
-    let Ok(handler) = StatHandler::new() else {
-        kunit_expect!(test, false);
-        return;
-    };
-    let context = Context::new_paddr(api, ATTRS, span, handler);
+fn paddr_context_is_built_and_freed(test: &mut Test) -> CaseResult {
+    let api = DamonApi::resolve()?;
+    let span = system_ram_span().ok_or(ENODEV)?;
+    let context = Context::new_paddr(api, ATTRS, span, StatHandler::new()?);
     kunit_expect!(test, context.is_ok());
     // Dropping it frees the context, its target and its regions.
+    Ok(())
 }
 
 /// Counts its aggregation windows and stops kdamond at the end of the first one.
@@ -179,11 +157,11 @@ impl AggregationHandler for StopAtFirstWindow {
 ///
 /// `None` (and the test skipped) when another DAMON user runs: damon_stat itself when it
 /// was loaded with `enabled=Y`, since its monitoring is exclusive.
-fn start_stop_at_first_window(test: &mut Test) -> Option<Running<StopAtFirstWindow>> {
-    let (Ok(api), Some(span)) = (DamonApi::resolve(), damon::system_ram_span()) else {
-        kunit_expect!(test, false);
-        return None;
-    };
+fn start_stop_at_first_window(
+    test: &mut Test,
+) -> Result<Option<Running<StopAtFirstWindow>>, CaseError> {
+    let api = DamonApi::resolve()?;
+    let span = system_ram_span().ok_or(ENODEV)?;
     let attrs = Attrs {
         intervals: Intervals {
             sample_us: 1_000,
@@ -193,37 +171,32 @@ fn start_stop_at_first_window(test: &mut Test) -> Option<Running<StopAtFirstWind
         min_nr_regions: 3,
         max_nr_regions: 10,
     };
-    let Ok(context) = Context::new_paddr(api, attrs, span, StopAtFirstWindow { windows: 0 }) else {
-        kunit_expect!(test, false);
-        return None;
-    };
+    let context = Context::new_paddr(api, attrs, span, StopAtFirstWindow { windows: 0 })?;
     match context.start() {
-        Ok(running) => Some(running),
+        Ok(running) => Ok(Some(running)),
         Err(e) if e == EBUSY => {
             test.skip("another DAMON user runs (damon_stat loaded with enabled=Y?)");
-            None
+            Ok(None)
         }
-        Err(_) => {
-            kunit_expect!(test, false);
-            None
-        }
+        Err(e) => Err(e.into()),
     }
 }
 
-fn kdamond_stopped_right_after_start_is_reaped(test: &mut Test) {
-    let Some(running) = start_stop_at_first_window(test) else {
-        return;
+fn kdamond_stopped_right_after_start_is_reaped(test: &mut Test) -> CaseResult {
+    let Some(running) = start_stop_at_first_window(test)? else {
+        return Ok(());
     };
     kunit_expect!(test, running.kdamond_pid().is_some());
     // Stopped at once, maybe before kdamond got to `before_start`: `stop()` must still
     // wait for its exit and hand the context back, which is then freed.
     let stopped = running.stop();
     kunit_expect!(test, stopped.handler().windows <= 1);
+    Ok(())
 }
 
-fn kdamond_that_stops_on_its_own_is_reaped(test: &mut Test) {
-    let Some(running) = start_stop_at_first_window(test) else {
-        return;
+fn kdamond_that_stops_on_its_own_is_reaped(test: &mut Test) -> CaseResult {
+    let Some(running) = start_stop_at_first_window(test)? else {
+        return Ok(());
     };
     // The first window ends after 2 ms; give kdamond 2 s to end on its own.
     let mut waited_ms = 0;
@@ -236,22 +209,17 @@ fn kdamond_that_stops_on_its_own_is_reaped(test: &mut Test) {
     // The exited kdamond is reaped (its exit waited for, once) and the context freed.
     let stopped = running.stop();
     kunit_expect_eq!(test, stopped.handler().windows, 1u32);
+    Ok(())
 }
 
-fn context_rejects_an_empty_range(test: &mut Test) {
-    let Ok(api) = DamonApi::resolve() else {
-        kunit_expect!(test, false);
-        return;
-    };
-    let Ok(handler) = StatHandler::new() else {
-        kunit_expect!(test, false);
-        return;
-    };
-    let context = Context::new_paddr(api, ATTRS, (1 << 20, 1 << 20), handler);
+fn context_rejects_an_empty_range(test: &mut Test) -> CaseResult {
+    let api = DamonApi::resolve()?;
+    let context = Context::new_paddr(api, ATTRS, (1 << 20, 1 << 20), StatHandler::new()?);
     kunit_expect!(test, context.err() == Some(EINVAL));
+    Ok(())
 }
 
-fn parse_bool_matches_kstrtobool(test: &mut Test) {
+fn parse_bool_matches_kstrtobool(test: &mut Test) -> CaseResult {
     // Every one- and two-byte input made of the bytes kstrtobool looks at, and some
     // others, against the kernel's own implementation.
     const BYTES: &[u8] = b"yYtT1nNfF0oO2 \n\0x";
@@ -259,11 +227,9 @@ fn parse_bool_matches_kstrtobool(test: &mut Test) {
         for &second in BYTES {
             let input = [first, second, 0];
             let len = input.iter().position(|&b| b == 0).unwrap_or(0);
-            let Ok(c_input) = CStr::from_bytes_with_nul(input.get(..=len).unwrap_or(&[0])) else {
-                kunit_expect!(test, false);
-                continue;
-            };
-            let kernels = params::kernel_kstrtobool(c_input);
+            let c_input = input.get(..=len).ok_or(EINVAL)?;
+            let c_input = CStr::from_bytes_with_nul(c_input).map_err(|_| EINVAL)?;
+            let kernels = kernel_kstrtobool(c_input);
             let ours = parse_bool(input.get(..len));
             if ours != kernels {
                 test.fail(
@@ -277,34 +243,17 @@ fn parse_bool_matches_kstrtobool(test: &mut Test) {
             }
         }
     }
+    Ok(())
 }
 
-fn refresh_computes_percentiles_and_bandwidth(test: &mut Test) {
-    let Ok(mut handler) = StatHandler::new() else {
-        kunit_expect!(test, false);
-        return;
-    };
+fn refresh_computes_percentiles_and_bandwidth(test: &mut Test) -> CaseResult {
+    let mut handler = StatHandler::new()?;
     // 3 regions: 1 MiB accessed 10 times (age 4), 2 MiB idle for 5 windows (age 4), 1 MiB
     // idle for 1 window (age 0).
     let regions = [
-        RegionSample {
-            start: 0,
-            end: 1 << 20,
-            nr_accesses: 10,
-            age: 4,
-        },
-        RegionSample {
-            start: 1 << 20,
-            end: 3 << 20,
-            nr_accesses: 0,
-            age: 4,
-        },
-        RegionSample {
-            start: 3 << 20,
-            end: 4 << 20,
-            nr_accesses: 0,
-            age: 0,
-        },
+        RegionSample::new(0, 1 << 20, 10, 4),
+        RegionSample::new(1 << 20, 3 << 20, 0, 4),
+        RegionSample::new(3 << 20, 4 << 20, 0, 0),
     ];
     for (slot, region) in handler.regions_mut().iter_mut().zip(regions) {
         *slot = region;
@@ -313,10 +262,7 @@ fn refresh_computes_percentiles_and_bandwidth(test: &mut Test) {
         sample_us: 5_000,
         aggr_us: 100_000,
     };
-    let Some(results) = handler.compute(regions.len(), intervals) else {
-        kunit_expect!(test, false);
-        return;
-    };
+    let results = handler.compute(regions.len(), intervals).ok_or(EINVAL)?;
     // 1 MiB x 10 accesses per 100 ms = 10 MiB per 0.1 s = 104857600 bytes/s.
     kunit_expect_eq!(test, results.bandwidth, 104_857_600u64);
     kunit_expect_eq!(test, results.aggr_interval_us, 100_000u64);
@@ -329,34 +275,26 @@ fn refresh_computes_percentiles_and_bandwidth(test: &mut Test) {
     kunit_expect_eq!(test, p[51], 500i64);
     kunit_expect_eq!(test, p[NR_PERCENTILES - 1], 500i64);
     kunit_expect!(test, p.windows(2).all(|w| w[0] <= w[1]));
+    Ok(())
 }
 
-fn refresh_of_max_regions_is_well_formed_and_timed(test: &mut Test) {
+fn refresh_of_max_regions_is_well_formed_and_timed(test: &mut Test) -> CaseResult {
     const RUNS: i64 = 20;
-    let Ok(mut handler) = StatHandler::new() else {
-        kunit_expect!(test, false);
-        return;
-    };
+    let mut handler = StatHandler::new()?;
     // `max_nr_regions` contiguous regions of 4 KiB to 4 GiB, about half of them accessed,
-    // with pseudo-random ages (xorshift64).
+    // with pseudo-random ages.
     let n = ATTRS.max_nr_regions as usize;
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rng = XorShift64(0x9e37_79b9_7f4a_7c15);
     let mut start: u64 = 1 << 32;
     for slot in handler.regions_mut().iter_mut().take(n) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let x = rng.next();
         let end = start.saturating_add((1 + x % (1 << 20)) * 4096);
-        *slot = RegionSample {
-            start,
-            end,
-            nr_accesses: if x & 1 == 0 {
-                0
-            } else {
-                (1 + (x >> 8) % 20) as u32
-            },
-            age: ((x >> 16) % 1000) as u32,
+        let nr_accesses = if x & 1 == 0 {
+            0
+        } else {
+            (1 + (x >> 8) % 20) as u32
         };
+        *slot = RegionSample::new(start, end, nr_accesses, ((x >> 16) % 1000) as u32);
         start = end;
     }
     // Each run redoes the whole refresh (the sort starts again from region order) and
@@ -382,16 +320,12 @@ fn refresh_of_max_regions_is_well_formed_and_timed(test: &mut Test) {
         per_run_ns,
         RUNS
     );
+    Ok(())
 }
 
-fn tuner_doubles_intervals_without_accesses(test: &mut Test) {
+fn tuner_doubles_intervals_without_accesses(test: &mut Test) -> CaseResult {
     let mut tuner = Tuner::new(IntervalsGoal::DAMON_STAT, ATTRS.intervals);
-    let idle = [RegionSample {
-        start: 0,
-        end: 1 << 30,
-        nr_accesses: 0,
-        age: 0,
-    }];
+    let idle = [RegionSample::new(0, 1 << 30, 0, 0)];
     kunit_expect_eq!(test, tuner.after_aggregation(idle, ATTRS.intervals), None);
     kunit_expect_eq!(test, tuner.after_aggregation(idle, ATTRS.intervals), None);
     kunit_expect_eq!(
@@ -402,9 +336,10 @@ fn tuner_doubles_intervals_without_accesses(test: &mut Test) {
             aggr_us: 200_000
         })
     );
+    Ok(())
 }
 
-fn published_results_read_back_whole(test: &mut Test) {
+fn published_results_read_back_whole(test: &mut Test) -> CaseResult {
     let published = Published::new();
     kunit_expect_eq!(test, published.read(), Results::ZERO);
     let mut results = Results::ZERO;
@@ -416,4 +351,5 @@ fn published_results_read_back_whole(test: &mut Test) {
     published.publish(&results);
     kunit_expect_eq!(test, published.read(), results);
     kunit_expect_eq!(test, published.generation(), 1usize);
+    Ok(())
 }

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A deterministic pseudo-random generator shared by the host tests and benchmarks
-//! (included with `#[path]`, so each keeps its own copy of what it uses).
+//! A deterministic pseudo-random generator for tests: the host unit tests, the KUnit
+//! suite (test build only), and the host property tests and benchmarks, which include
+//! this file with `#[path]`, so each keeps its own copy of what it uses.
 
 /// Deterministic xorshift64 pseudo-random generator.
 pub(crate) struct XorShift64(pub(crate) u64);
 
-#[allow(dead_code)] // Each includer uses only some of the methods.
+#[allow(dead_code, reason = "each includer uses only some of the methods")]
 impl XorShift64 {
+    /// The next value.
     pub(crate) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
