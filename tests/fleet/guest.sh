@@ -251,7 +251,16 @@ if request dimm-add 1024 1; then
 		fail "the workload in the DIMM did not show up as accessed within 60 s ($(accessed_share) %)"
 	fi
 	check "the kernel log says the monitoring range grew" wait_until 10 logged 'range grew'
-	dmesg | grep 'damon_stat: monitoring range' | sed 's/^\[[^]]*\] /kernel log: /'
+	grew=$(dmesg | grep 'damon_stat: monitoring range grew' | tail -n 1)
+	echo "kernel log: ${grew#*] }"
+	# The log line's time stamp, in hundredths of a second like uptime_cs.
+	grew_cs=$(echo "$grew" | sed -n 's/^\[ *\([0-9]*\)\.\([0-9][0-9]\).*/\1\2/p' | sed 's/^0*//')
+	if [ -n "$grew_cs" ]; then
+		# The poll that saw the memory online may come after kdamond did (0.2 s apart).
+		after=$((grew_cs > t_online ? grew_cs - t_online : 0))
+		echo "the range grew $((after / 100)).$((after % 100 / 10)) s after the memory came online"
+		figure hot-add-range-grew-after-online-ms $((after * 10))
+	fi
 	if span=$(monitored_span); then
 		set -- $span
 		echo "monitored span: $(hex "$1")-$(hex "$2") ($((($2 - $1) / MIB)) MiB)"
