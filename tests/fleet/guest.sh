@@ -13,6 +13,8 @@ CPU=/sys/devices/system/cpu
 GIB=$((1 << 30))
 MIB=$((1 << 20))
 
+# Said first, so that a guest that hangs here shows where (seen twice on the debug kernel).
+echo "mounting the runner's share and tracefs"
 mkdir -p $SHARE
 if ! mount -t 9p -o trans=virtio,version=9p2000.L fleet $SHARE; then
 	echo "FAIL: cannot mount the runner's share (tag 'fleet'): run this script through tests/fleet/run.py"
@@ -20,6 +22,7 @@ if ! mount -t 9p -o trans=virtio,version=9p2000.L fleet $SHARE; then
 fi
 cp $SHARE/fleet-workload /bin/fleet-workload
 mount -t tracefs nodev $T
+echo "share and tracefs mounted"
 
 # request ACTION ARGS...: asks the host runner to act through QEMU's monitor; its reply
 # goes to REPLY and is printed. Fails on an error reply or none within 150 s. Not to be
