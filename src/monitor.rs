@@ -118,8 +118,8 @@ impl StatHandler {
             let c = &mut self.counters;
             c.refreshes.record(start_ns, Ktime::ktime_get().to_ns());
             c.refresh_regions_max = c.refresh_regions_max.max(count);
-            self.follow_system_ram(window, count);
         }
+        self.follow_system_ram(window, count);
 
         let regions = self.regions.get(..count).unwrap_or(&[]);
         if let Some(tuned) = self
@@ -138,9 +138,11 @@ impl StatHandler {
     /// `count` regions of this window, moves the monitoring target to it, between this
     /// window and the next, and logs the change.
     ///
-    /// Upstream DAMON_STAT sets its range once, at start. A walk of the iomem resources
-    /// at each refresh (at most every 5 s) costs little, and hot-added memory is
-    /// monitored from the next window on.
+    /// Upstream DAMON_STAT sets its range once, at start. Here every window walks the
+    /// iomem resources (a few dozen, under a read lock, no allocation): checked only at
+    /// refreshes, the range grew up to 5 s plus a window after the memory came online;
+    /// checked every window, hot-added memory is monitored from the next window on and
+    /// counted in the next refresh.
     fn follow_system_ram(&mut self, window: &mut Window<'_>, count: usize) {
         let regions = self.regions.get(..count).unwrap_or(&[]);
         let (Some(first), Some(last)) = (regions.first(), regions.last()) else {
