@@ -7,6 +7,8 @@
 #                    differential check against upstream DAMON_STAT (Linux 7.3)
 #   make check-debug the hardening suite (stress, fault injection, hostile input) on the
 #                    debug kernel (KASAN, kmemleak, lockdep)
+#   make check-fleet the fleet scenarios: NUMA, memory above 4 GiB, THP always, CPU and
+#                    memory hotplug driven through QEMU's monitor (tests/fleet/)
 #   make module      build src/damon_stat.ko (against KDIR, default: the project's kernel)
 #   make module KUNIT=1   the test module, with the KUnit suite: build/kunit/src/damon_stat.ko
 #                    (KUNIT=1 also makes vm-run and demo use it)
@@ -58,7 +60,7 @@ MODULE_KO := src/damon_stat.ko
 endif
 
 .PHONY: all setup kernel module exporter clippy host-test bench compare vm-run vm-tests check \
-	check-debug demo install uninstall clean
+	check-debug check-fleet demo install uninstall clean
 
 all: module
 
@@ -104,6 +106,9 @@ check: setup
 
 check-debug: setup
 	@scripts/check-debug.sh
+
+check-fleet: setup
+	@scripts/check-fleet.sh
 
 demo: module
 	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) GUEST=scripts/guest/demo.sh \

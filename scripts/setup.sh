@@ -85,6 +85,18 @@ if [ ! -f "$PROMETHEUS_ROOT/.installed" ]; then
 	did_something=1
 fi
 
+# A stamp marks a complete install: an interrupted one is redone from scratch.
+if [ ! -f "$FLEET_VENV/installed" ]; then
+	step "installing the fleet scenarios' Python packages (tests/fleet/requirements.txt) into $FLEET_VENV"
+	rm -rf "$FLEET_VENV"
+	/usr/bin/python3 -m venv "$FLEET_VENV" &&
+		"$FLEET_VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
+			-r "$REPO_ROOT/tests/fleet/requirements.txt" ||
+		die "installing tests/fleet/requirements.txt failed (is PyPI reachable?)"
+	touch "$FLEET_VENV/installed"
+	did_something=1
+fi
+
 if [ -n "${did_something:-}" ]; then
 	step "set-up done"
 else

@@ -31,6 +31,7 @@
 #   VM_EXPECT_SUITES  KUnit suites that must have run and passed (space separated)
 #   VM_FILES    host files to copy into the guest's /guest/ (space separated), e.g. a
 #               static workload binary
+#   VM_QEMU_ARGS  extra QEMU arguments, split on spaces (NUMA nodes, a QMP socket, ...)
 source "$(dirname "$0")/lib.sh"
 
 : "${KDIR:?KDIR must name a built kernel tree (make vm-run sets it)}"
@@ -163,13 +164,15 @@ show_lines() {
 	fi
 }
 
+read -ra qemu_extra_args <<<"${VM_QEMU_ARGS:-}"
 set +e
 timeout --kill-after=5 "$VM_TIMEOUT" qemu-system-x86_64 \
 	-accel tcg -m "$VM_MEM" -smp "$VM_CPUS" \
 	-kernel "$bzimage" -initrd "$work/initramfs.cpio.gz" -append "$append" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-	-nic none -display none -monitor none -serial stdio -no-reboot </dev/null 2>&1 |
-	tr -d '\r' | tee "$log" | show_lines
+	-nic none -display none -monitor none -serial stdio -no-reboot "${qemu_extra_args[@]}" </dev/null 2>&1 |
+	# Line by line, so that a reader of the output (tests/fleet/run.py) sees each line at once.
+	stdbuf -oL tr -d '\r' | tee "$log" | show_lines
 qemu_status=${PIPESTATUS[0]}
 set -e
 

@@ -9,6 +9,7 @@ use crate::logic::damon_values::{Attrs, Intervals, RegionSample};
 use crate::logic::percentiles::IdleEntry;
 use crate::logic::published::{Published, Results};
 use crate::logic::refresh::{compute_results, RefreshGate, REFRESH_PERIOD_NS};
+use crate::logic::span::{span_update, Span};
 use crate::logic::timing::DurationStats;
 use crate::logic::tuner::{IntervalsGoal, Tuner};
 use kernel::alloc::KVVec;
@@ -46,6 +47,9 @@ pub(crate) struct StatHandler {
     regions: KVVec<RegionSample>,
     entries: KVVec<IdleEntry>,
     counters: Counters,
+    /// The System RAM span that the monitoring target could not be moved to (logged
+    /// once, retried at every refresh).
+    failed_span: Option<Span>,
 }
 
 /// What happened during one run, logged when it stops.
@@ -72,6 +76,7 @@ impl StatHandler {
             regions: KVVec::from_elem(empty, REGION_CAPACITY, GFP_KERNEL)?,
             entries: KVVec::from_elem(IdleEntry::default(), REGION_CAPACITY, GFP_KERNEL)?,
             counters: Counters::default(),
+            failed_span: None,
         })
     }
 
@@ -114,6 +119,7 @@ impl StatHandler {
             c.refreshes.record(start_ns, Ktime::ktime_get().to_ns());
             c.refresh_regions_max = c.refresh_regions_max.max(count);
         }
+        self.follow_system_ram(window, count);
 
         let regions = self.regions.get(..count).unwrap_or(&[]);
         if let Some(tuned) = self
@@ -124,6 +130,60 @@ impl StatHandler {
             c.tunings = c.tunings.saturating_add(1);
             if window.set_intervals(tuned).is_err() {
                 c.tuning_errors = c.tuning_errors.saturating_add(1);
+            }
+        }
+    }
+
+    /// Follows memory hotplug: when the System RAM span differs from the span of the
+    /// `count` regions of this window, moves the monitoring target to it, between this
+    /// window and the next, and logs the change.
+    ///
+    /// Upstream DAMON_STAT sets its range once, at start. Here every window walks the
+    /// iomem resources (a few dozen, under a read lock, no allocation): checked only at
+    /// refreshes, the range grew up to 5 s plus a window after the memory came online;
+    /// checked every window, hot-added memory is monitored from the next window on and
+    /// counted in the next refresh.
+    fn follow_system_ram(&mut self, window: &mut Window<'_>, count: usize) {
+        let regions = self.regions.get(..count).unwrap_or(&[]);
+        let (Some(first), Some(last)) = (regions.first(), regions.last()) else {
+            return;
+        };
+        let monitored = Span::new(first.start, last.end);
+        let Some(ram) = iomem::system_ram_span().map(|ram| Span::from(ram).page_aligned()) else {
+            return;
+        };
+        let Some(update) = span_update(monitored, ram) else {
+            return;
+        };
+        match window.set_ranges(update.ranges()) {
+            Ok(()) => {
+                let sign = if ram.size() >= monitored.size() {
+                    '+'
+                } else {
+                    '-'
+                };
+                pr_info!(
+                    "monitoring range {}: {:#x}-{:#x} -> {:#x}-{:#x} ({}{} MiB)\n",
+                    update.change.as_str(),
+                    monitored.start,
+                    monitored.end,
+                    ram.start,
+                    ram.end,
+                    sign,
+                    ram.size().abs_diff(monitored.size()) >> 20
+                );
+                self.failed_span = None;
+            }
+            Err(e) => {
+                if self.failed_span != Some(ram) {
+                    pr_warn!(
+                        "cannot move the monitoring range to {:#x}-{:#x} (error {}); retrying at each refresh\n",
+                        ram.start,
+                        ram.end,
+                        e.to_errno()
+                    );
+                    self.failed_span = Some(ram);
+                }
             }
         }
     }

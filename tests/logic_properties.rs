@@ -14,6 +14,7 @@ use damon_stat_logic::logic::percentiles::{
     idle_ms, idle_ms_percentiles, IdleEntry, NR_PERCENTILES,
 };
 use damon_stat_logic::logic::published::{Published, Results};
+use damon_stat_logic::logic::span::{span_update, Span, MAX_RANGES};
 use damon_stat_logic::logic::tuner::{
     adaptation_bp, feed_loop_next_input, score_bp, tuned_intervals, IntervalsGoal, Tuner,
 };
@@ -616,4 +617,33 @@ fn parse_bool_table() {
         );
     }
     assert_eq!(parse_bool(None), Some(true));
+}
+
+/// Whatever the old and new spans, the ranges that move a target cover the new span
+/// exactly: in order, without gaps or overlaps, none empty, at most `MAX_RANGES`.
+#[test]
+fn span_update_ranges_cover_the_new_span_exactly() {
+    for seed in SEEDS {
+        let mut rng = XorShift64(seed);
+        for _ in 0..10_000 {
+            let mut span = || {
+                let a = rng.below(1 << 20) * 4096;
+                let b = rng.below(1 << 20) * 4096;
+                Span::new(a.min(b), a.max(b))
+            };
+            let (old, new) = (span(), span());
+            let Some(update) = span_update(old, new) else {
+                assert!(old == new || new.size() == 0);
+                continue;
+            };
+            let ranges = update.ranges();
+            assert!(!ranges.is_empty() && ranges.len() <= MAX_RANGES);
+            assert_eq!(ranges.first().unwrap().start, new.start);
+            assert_eq!(ranges.last().unwrap().end, new.end);
+            for pair in ranges.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start, "{old:?} -> {new:?}");
+            }
+            assert!(ranges.iter().all(|r| r.size() > 0));
+        }
+    }
 }

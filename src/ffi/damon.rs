@@ -9,6 +9,7 @@
 use super::bindings;
 use super::symbols::Kallsyms;
 use crate::logic::damon_values::{Attrs, Intervals, RegionSample};
+use crate::logic::span::{Span, MAX_RANGES};
 use core::ptr::{addr_of, addr_of_mut, NonNull};
 use kernel::c_str;
 use kernel::error::code::{EINVAL, ENOMEM};
@@ -147,6 +148,56 @@ impl Window<'_> {
         // context being aggregated, with a valid attrs pointer.
         to_result(unsafe { (self.api.set_attrs)(self.ctx.as_ptr(), &mut attrs) })
     }
+
+    /// Gives every target the address ranges `ranges` (see [`set_target_ranges()`]), for
+    /// the windows from the next one on.
+    ///
+    /// Allocates only for memory the ranges newly cover: called when System RAM changed,
+    /// not in every window.
+    pub(crate) fn set_ranges(&mut self, ranges: &[Span]) -> Result {
+        // SAFETY: During the callback kdamond owns its targets; `adaptive_targets` is a
+        // well-formed `list_head` ring of `damon_target.list`, which `damon_set_regions()`
+        // leaves as it is (it changes each target's regions only).
+        unsafe {
+            let targets = addr_of!((*self.ctx.as_ptr()).adaptive_targets);
+            let mut t_node = (*targets).next;
+            while t_node.cast_const() != targets.cast() {
+                let target = kernel::container_of!(t_node, bindings::damon_target, list);
+                set_target_ranges(self.api, target.cast_mut(), ranges)?;
+                t_node = (*t_node).next;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sets the address ranges of `target` with `damon_set_regions()`: regions outside them
+/// go, the regions at their edges are trimmed or stretched to them (keeping their access
+/// history), and what no region covers gets new regions. At most [`MAX_RANGES`] ranges.
+///
+/// # Safety
+///
+/// `target` must be a valid target that nothing else uses during the call: one of a
+/// context that does not run, or kdamond's own target from its callback.
+unsafe fn set_target_ranges(
+    api: &DamonApi,
+    target: *mut bindings::damon_target,
+    ranges: &[Span],
+) -> Result {
+    let mut addr_ranges = [bindings::damon_addr_range { start: 0, end: 0 }; MAX_RANGES];
+    let slots = addr_ranges.get_mut(..ranges.len()).ok_or(EINVAL)?;
+    for (slot, range) in slots.iter_mut().zip(ranges) {
+        // `unsigned long` is 64 bits on x86_64, the only architecture this module targets.
+        *slot = bindings::damon_addr_range {
+            start: range.start as usize,
+            end: range.end as usize,
+        };
+    }
+    // SAFETY: `target` is valid and ours alone for the call (the caller's contract); the
+    // first `ranges.len()` entries of `addr_ranges` are initialised and not kept.
+    to_result(unsafe {
+        (api.set_regions)(target, addr_ranges.as_mut_ptr(), ranges.len() as c_uint)
+    })
 }
 
 /// What `damon_ctx.callback.private` points to: allocated by [`Context::new_paddr()`],
@@ -283,11 +334,7 @@ impl<H: AggregationHandler> Context<H> {
             }
             // The context owns the target from now on; `damon_destroy_ctx()` frees it.
             (api.add_target)(ptr, target);
-            let mut range = bindings::damon_addr_range {
-                start: start as usize,
-                end: end as usize,
-            };
-            to_result((api.set_regions)(target, &mut range, 1))?;
+            set_target_ranges(&api, target, &[Span::new(start, end)])?;
             (*ptr).callback.private = this.data.as_ptr().cast::<c_void>();
             (*ptr).callback.before_start = Some(before_start::<H>);
             (*ptr).callback.after_aggregation = Some(after_aggregation::<H>);

@@ -18,5 +18,6 @@ pub mod param_format;
 pub mod percentiles;
 pub mod published;
 pub mod refresh;
+pub mod span;
 pub mod timing;
 pub mod tuner;
