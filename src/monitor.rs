@@ -48,7 +48,7 @@ pub(crate) struct StatHandler {
     entries: KVVec<IdleEntry>,
     counters: Counters,
     /// The System RAM span that the monitoring target could not be moved to (logged
-    /// once, retried at every refresh).
+    /// once, retried at every window).
     failed_span: Option<Span>,
 }
 
@@ -177,7 +177,7 @@ impl StatHandler {
             Err(e) => {
                 if self.failed_span != Some(ram) {
                     pr_warn!(
-                        "cannot move the monitoring range to {:#x}-{:#x} (error {}); retrying at each refresh\n",
+                        "cannot move the monitoring range to {:#x}-{:#x} (error {}); retrying at each window\n",
                         ram.start,
                         ram.end,
                         e.to_errno()
