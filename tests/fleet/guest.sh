@@ -20,7 +20,8 @@ if ! mount -t 9p -o trans=virtio,version=9p2000.L fleet $SHARE; then
 	echo "FAIL: cannot mount the runner's share (tag 'fleet'): run this script through tests/fleet/run.py"
 	exit 1
 fi
-cp $SHARE/fleet-workload /bin/fleet-workload
+# /guest/bin is on the PATH and writable: the rest of the guest is the host's root, read-only.
+cp $SHARE/fleet-workload /guest/bin/fleet-workload
 mount -t tracefs nodev $T
 echo "share and tracefs mounted"
 
