@@ -22,7 +22,8 @@ if ! mount -t 9p -o trans=virtio,version=9p2000.L fleet $SHARE; then
 fi
 # /guest/bin is on the PATH and writable: the rest of the guest is the host's root, read-only.
 cp $SHARE/fleet-workload /guest/bin/fleet-workload
-mount -t tracefs nodev $T
+# The rig mounts tracefs already; a bare guest may not have.
+mountpoint -q $T || mount -t tracefs nodev $T
 echo "share and tracefs mounted"
 
 # request ACTION ARGS...: asks the host runner to act through QEMU's monitor; its reply
