@@ -5,13 +5,20 @@
 # (the KDIR to build the module against, or to boot) on standard output; progress goes to
 # standard error.
 #
-# Flavours:
+# Flavours (each on top of tinyconfig + kernel/test.config + kernel/<arch>.config):
 #   test      Debian's linux-source-6.12, LLVM=1 with Debian's rustc: what the module needs.
 #   debug     the same plus kernel/debug.config (KASAN, kmemleak, lockdep).
+#   linked    the test kernel with patches/linux-6.12-export-damon.patch applied: it exports
+#             the DAMON functions, so the module builds in its linked mode (no kallsyms,
+#             no kprobe; see README, "Kernels with indirect branch tracking").
 #   upstream  Debian's linux-source-7.3 from trixie-backports (fetched through a private
 #             apt configuration in the cache, never the system's sources), built with gcc
 #             (7.3 wants clang >= 17; bookworm has 14), C only, with the built-in upstream
 #             DAMON_STAT: the reference that `make compare` measures damon_stat against.
+#             x86_64 only.
+#
+# Architectures (ARCH, default x86_64): x86_64, arm64 (cross-built with the same clang
+# and rustc; see kernel/arm64.config).
 #
 # The cache key hashes everything the built tree depends on: the kernel source package
 # version, the config fragments, any patches, the toolchain versions and the recipe
@@ -19,21 +26,28 @@
 # directory that is renamed into place only once complete, under a lock, so neither a
 # half-finished build nor a concurrent run can leave a broken tree behind.
 #
-# Usage: build-kernel.sh [test|debug|upstream]
+# Usage: [ARCH=x86_64|arm64] build-kernel.sh [test|debug|linked|upstream]
 source "$(dirname "$0")/lib.sh"
 
 # Bump when the build procedure below changes in a way that changes the result.
 RECIPE_VERSION=1
 
 flavor=${1:-${KERNEL_FLAVOR:-test}}
+arch=$(kernel_arch) || exit 1
+fragments=("$REPO_ROOT/kernel/test.config" "$REPO_ROOT/kernel/$arch.config")
+patches=()
 case "$flavor" in
-test) fragments=("$REPO_ROOT/kernel/test.config") ;;
-debug) fragments=("$REPO_ROOT/kernel/test.config" "$REPO_ROOT/kernel/debug.config") ;;
-upstream) fragments=("$REPO_ROOT/kernel/test.config" "$REPO_ROOT/kernel/upstream.config") ;;
-*) die "unknown kernel flavour '$flavor' (use test, debug or upstream)" ;;
+test) ;;
+debug) fragments+=("$REPO_ROOT/kernel/debug.config") ;;
+linked) patches=("$REPO_ROOT/patches/linux-6.12-export-damon.patch") ;;
+upstream)
+	[ "$arch" = x86_64 ] || die "the upstream flavour is built for x86_64 only (ARCH=$arch)"
+	fragments+=("$REPO_ROOT/kernel/upstream.config")
+	;;
+*) die "unknown kernel flavour '$flavor' (use test, debug, linked or upstream)" ;;
 esac
-for f in "${fragments[@]}"; do
-	[ -f "$f" ] || die "missing config fragment $f"
+for f in "${fragments[@]}" "${patches[@]}"; do
+	[ -f "$f" ] || die "missing $f"
 done
 
 # The upstream kernel is C only: test.config without its Rust and KUnit lines (kept in
@@ -67,15 +81,12 @@ else
 	[ -x "$KERNEL_RUSTC" ] || die "$KERNEL_RUSTC is missing: run 'make setup' first"
 	srcver=$(kernel_source_version)
 	fingerprint() { toolchain_fingerprint; }
-	mapfile -t make_args < <(kernel_make_args)
+	mapfile -t make_args < <(kernel_make_args "$arch")
 fi
 
-patches=()
-if [ "$flavor" != upstream ] && [ -d "$REPO_ROOT/kernel/patches" ]; then
-	mapfile -t patches < <(find "$REPO_ROOT/kernel/patches" -name '*.patch' | sort)
-fi
 key=$({
 	echo "recipe $RECIPE_VERSION"
+	echo "arch $arch"
 	echo "$source_name $srcver"
 	fingerprint
 	fragment_text
@@ -83,7 +94,7 @@ key=$({
 } | sha256_of_stdin)
 
 kernel_cache=$CACHE_ROOT/kernel
-name=$flavor-${srcver%%-*}-$key
+name=$flavor-$arch-${srcver%%-*}-$key
 final=$kernel_cache/$name
 kdir=$final/linux
 
@@ -135,7 +146,7 @@ for p in "${patches[@]}"; do
 	patch -p1 --quiet <"$p" || die "patch $p does not apply to linux-source-6.12 $srcver"
 done
 
-step "configuring: tinyconfig + ${fragments[*]##*/}"
+step "configuring ($arch): tinyconfig + ${fragments[*]##*/}"
 make -s "${make_args[@]}" tinyconfig >/dev/null
 scripts/kconfig/merge_config.sh -m -O . .config "$tmp/fragment.config" >/dev/null
 make -s "${make_args[@]}" olddefconfig >/dev/null
@@ -172,6 +183,7 @@ fi
 
 {
 	echo "flavor $flavor"
+	echo "arch $arch"
 	echo "recipe $RECIPE_VERSION"
 	echo "$source_name $srcver"
 	fingerprint
@@ -182,8 +194,10 @@ trap - EXIT
 
 # Keep the two most recent trees of this flavour: each is about 2 GB. NUL-separated, so
 # that a cache path with spaces or newlines is removed whole and nothing else is.
-find "$kernel_cache" -mindepth 1 -maxdepth 1 -type d -name "$flavor-*" -printf '%T@ %p\0' |
+find "$kernel_cache" -mindepth 1 -maxdepth 1 -type d -name "$flavor-$arch-*" -printf '%T@ %p\0' |
 	sort -z -rn | tail -z -n +3 | cut -z -d' ' -f2- | xargs -0 -r rm -rf --
+# Trees named before the architecture was part of the name (flavour-version-key).
+find "$kernel_cache" -mindepth 1 -maxdepth 1 -type d -name "$flavor-[0-9]*" -exec rm -rf -- {} +
 
 step "kernel ($flavor): built and cached at $final"
 echo "$kdir"

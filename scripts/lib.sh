@@ -39,18 +39,39 @@ build_exporter() {
 KERNEL_RUSTC=/usr/bin/rustc
 KERNEL_RUSTDOC=/usr/bin/rustdoc
 
-# Arguments every kernel make call needs: Kconfig decides RUST_IS_AVAILABLE from
-# them, so leaving any of them out silently drops CONFIG_RUST.
+# kernel_arch: the architecture to build and boot for, from ARCH (default x86_64), in the
+# kernel's spelling. Fails with a message for one the project does not support.
+kernel_arch() {
+	case "${ARCH:-x86_64}" in
+	x86_64 | x86) echo x86_64 ;;
+	arm64 | aarch64) echo arm64 ;;
+	*) die "ARCH=$ARCH is not supported: use ARCH=x86_64 (the default) or ARCH=arm64" ;;
+	esac
+}
+
+# tree_arch KDIR: the architecture a configured kernel tree was built for.
+tree_arch() {
+	if grep -qx 'CONFIG_ARM64=y' "$1/.config"; then
+		echo arm64
+	else
+		echo x86_64
+	fi
+}
+
+# Arguments every kernel make call needs for architecture $1: Kconfig decides
+# RUST_IS_AVAILABLE from them, so leaving any of them out silently drops CONFIG_RUST.
+# Clang is a cross compiler for every target, so LLVM=1 needs no CROSS_COMPILE.
 kernel_make_args() {
-	printf '%s\n' ARCH=x86_64 LLVM=1 "RUSTC=$KERNEL_RUSTC" "RUSTDOC=$KERNEL_RUSTDOC" \
+	printf '%s\n' "ARCH=$1" LLVM=1 "RUSTC=$KERNEL_RUSTC" "RUSTDOC=$KERNEL_RUSTDOC" \
 		"HOSTRUSTC=$KERNEL_RUSTC" "BINDGEN=$BINDGEN" \
 		CLIPPY_DRIVER=/usr/bin/clippy-driver
 }
 
 # Arguments of a make call that builds or installs the module against KDIR: those of
-# kernel_make_args, adapted to a tree someone else built (a distribution's headers, a
-# fleet's kernel): LLVM=1 only if clang built it, RUSTC when the user names one, and the
-# pinned bindgen only where 'make setup' installed it (else the PATH's).
+# kernel_make_args for KDIR's architecture, adapted to a tree someone else built (a
+# distribution's headers, a fleet's kernel): LLVM=1 only if clang built it, RUSTC when
+# the user names one, and the pinned bindgen only where 'make setup' installed it (else
+# the PATH's).
 module_make_args() {
 	local kdir=$1 arg
 	while IFS= read -r arg; do
@@ -60,7 +81,7 @@ module_make_args() {
 		BINDGEN=*) [ -x "$BINDGEN" ] || arg=BINDGEN=bindgen ;;
 		esac
 		printf '%s\n' "$arg"
-	done < <(kernel_make_args)
+	done < <(kernel_make_args "$(tree_arch "$kdir")")
 }
 
 die() {
