@@ -13,9 +13,10 @@
 #   make module KUNIT=1   the test module, with the KUnit suite: build/kunit/src/damon_stat.ko
 #                    (KUNIT=1 also makes vm-run and demo use it)
 #   make vm-run GUEST=<script> [CMDLINE=...] [VM_MEM=1G] [VM_CPUS=2] [VM_TIMEOUT=300]
-#                    [KERNEL_FLAVOR=debug|upstream] [VM_FILES="host files for /guest/"]
+#                    [KERNEL_FLAVOR=debug|linked|upstream] [VM_FILES="host files for /guest/"]
 #                    (the upstream flavour boots Linux 7.3 with its built-in DAMON_STAT and
-#                    no module)
+#                    no module; the linked one 6.12 with patches/linux-6.12-export-damon.patch,
+#                    and the module builds in its linked mode)
 #   make install     build and install damon_stat.ko into /lib/modules/<release>/extra/src
 #                    of KDIR's release (default KDIR: the running kernel's build
 #                    directory), then depmod; INSTALL_MOD_PATH=<dir> installs under <dir>

@@ -31,8 +31,17 @@ esac
 config_has() {
 	grep -qx "$1=y" "$kdir/.config"
 }
-for opt in CONFIG_RUST CONFIG_DAMON CONFIG_DAMON_PADDR CONFIG_KPROBES CONFIG_KALLSYMS CONFIG_MODULES; do
-	config_has "$opt" || die "KDIR=$kdir has no $opt=y; damon_stat needs it. Enable it and rebuild."
+link_mode=$("$REPO_ROOT/bindings/link-mode.sh" "$kdir") || exit 1
+needed=(CONFIG_RUST CONFIG_DAMON CONFIG_DAMON_PADDR CONFIG_MODULES)
+case "$link_mode" in
+linked) link_note="linked mode: the kernel exports the DAMON functions, called directly" ;;
+*)
+	link_note="kallsyms mode: the DAMON functions are found at load time through kallsyms"
+	needed+=(CONFIG_KPROBES CONFIG_KALLSYMS)
+	;;
+esac
+for opt in "${needed[@]}"; do
+	config_has "$opt" || die "KDIR=$kdir has no $opt=y; damon_stat needs it ($link_mode mode). Enable it and rebuild."
 done
 case "${KUNIT:-}" in
 1 | y) kunit=y ;;
@@ -77,6 +86,7 @@ if [ "$kunit" = y ] && [ -z "${MODULE_SRC:-}" ]; then
 fi
 
 step "building $what against $kdir${DAMON_STAT_ENABLED_DEFAULT:+ (DAMON_STAT_ENABLED_DEFAULT=$DAMON_STAT_ENABLED_DEFAULT)}"
+note "    $link_note"
 make -C "$kdir" M="$module_src" "${make_args[@]}" \
 	DAMON_STAT_ENABLED_DEFAULT="${DAMON_STAT_ENABLED_DEFAULT:-n}" DAMON_STAT_KUNIT="$kunit" \
 	"$@" modules

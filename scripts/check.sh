@@ -3,7 +3,8 @@
 #
 # `make check`: every test. Host tests of the shared logic, the kernel (cached), the
 # module and the test module (with the KUnit suite) built under clippy, a check that the
-# module users install carries no test code, the QEMU tests, KUnit included, the install
+# module users install carries no test code, the QEMU tests, KUnit included, the same
+# QEMU tests of the linked mode on the kernel with the export patch, the install
 # tests (make install, DKMS and a headers-only tree in scratch directories, the export
 # patch for fleets), and a short differential check against upstream DAMON_STAT on
 # Linux 7.3 (the upstream kernel is built and cached on first use: about 5 minutes on 2
@@ -23,6 +24,21 @@ step "the installable module carries no test code"
 step "QEMU tests"
 KDIR=$kdir MODULE=$REPO_ROOT/src/damon_stat.ko TEST_MODULE=$KUNIT_MODULE \
 	"$REPO_ROOT/tests/run-vm-tests.sh"
+
+# The linked mode, on the kernel that carries patches/linux-6.12-export-damon.patch: both
+# modules built apart in build/, so the checkout's kallsyms-mode modules stay as they are.
+if [ "${KERNEL_FLAVOR:-test}" = test ]; then
+	linked_kdir=$("$REPO_ROOT/scripts/build-kernel.sh" linked)
+	copy_module_sources "$LINKED_BUILD_DIR"
+	copy_module_sources "$LINKED_KUNIT_BUILD_DIR"
+	MODULE_SRC=$LINKED_BUILD_DIR "$REPO_ROOT/scripts/build-module.sh" "$linked_kdir" CLIPPY=1
+	KUNIT=1 MODULE_SRC=$LINKED_KUNIT_BUILD_DIR "$REPO_ROOT/scripts/build-module.sh" "$linked_kdir" CLIPPY=1
+	step "link modes: what each module refers to"
+	"$REPO_ROOT/tests/link-mode.sh" "$REPO_ROOT/src/damon_stat.ko" "$LINKED_BUILD_DIR/src/damon_stat.ko"
+	step "QEMU tests of the linked mode, on the kernel with the export patch"
+	KDIR=$linked_kdir MODULE=$LINKED_BUILD_DIR/src/damon_stat.ko \
+		TEST_MODULE=$LINKED_KUNIT_BUILD_DIR/src/damon_stat.ko "$REPO_ROOT/tests/run-vm-tests.sh"
+fi
 
 step "install tests: DKMS, the export patch, a headers-only tree, make install and uninstall"
 for test in "$REPO_ROOT"/tests/install/*.sh; do

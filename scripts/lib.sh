@@ -99,6 +99,9 @@ note() {
 # and the test module never overwrite each other.
 KUNIT_BUILD_DIR=$REPO_ROOT/build/kunit
 KUNIT_MODULE=$KUNIT_BUILD_DIR/src/damon_stat.ko
+# Where `make check` builds the linked-mode module and test module (KERNEL_FLAVOR=linked).
+LINKED_BUILD_DIR=$REPO_ROOT/build/linked
+LINKED_KUNIT_BUILD_DIR=$REPO_ROOT/build/linked-kunit
 
 # copy_module_sources DEST: the sources kbuild needs, without build products. Unchanged
 # files keep their times, so a build in DEST stays incremental.

@@ -12,16 +12,21 @@ use crate::ffi::kunit::{
     kernel_kstrtobool, kunit_expect, kunit_expect_eq, kunit_suite, sleep_ms, CaseError, CaseResult,
     Test,
 };
+#[cfg(not(damon_stat_linked))]
 use crate::ffi::symbols::{self, Kallsyms};
 use crate::logic::bool_param::parse_bool;
 use crate::logic::damon_values::{Attrs, Intervals, RegionSample};
+#[cfg(not(damon_stat_linked))]
 use crate::logic::endbr::{self, FunctionEntry};
 use crate::logic::percentiles::NR_PERCENTILES;
 use crate::logic::published::{Published, Results};
 use crate::logic::tuner::{IntervalsGoal, Tuner};
 use crate::monitor::{StatHandler, ATTRS};
+#[cfg(not(damon_stat_linked))]
 use kernel::c_str;
-use kernel::error::code::{EBUSY, EINTR, EINVAL, ENODEV, EPERM};
+#[cfg(not(damon_stat_linked))]
+use kernel::error::code::EPERM;
+use kernel::error::code::{EBUSY, EINTR, EINVAL, ENODEV};
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::time::Ktime;
@@ -30,27 +35,69 @@ use kernel::time::Ktime;
 mod xorshift;
 use xorshift::XorShift64;
 
-kunit_suite!(
-    "damon_stat",
-    [
-        kallsyms_is_found_through_a_kprobe,
-        every_damon_function_resolves,
-        resolved_entries_match_the_ibt_build,
-        sealed_functions_are_refused_when_ibt_is_enforced,
-        missing_symbols_fail_cleanly,
-        system_ram_span_covers_memory,
-        paddr_context_is_built_and_freed,
-        kdamond_stopped_right_after_start_is_reaped,
-        kdamond_that_stops_on_its_own_is_reaped,
-        context_rejects_an_empty_range,
-        parse_bool_matches_kstrtobool,
-        refresh_computes_percentiles_and_bandwidth,
-        refresh_of_max_regions_is_well_formed_and_timed,
-        tuner_doubles_intervals_without_accesses,
-        published_results_read_back_whole,
-    ]
+/// The suite: the cases of this build's link mode (see `crate::ffi::damon`), then the
+/// ones every build runs.
+macro_rules! damon_stat_suite {
+    ($($mode_case:ident),*) => {
+        kunit_suite!(
+            "damon_stat",
+            [
+                $($mode_case,)*
+                system_ram_span_covers_memory,
+                paddr_context_is_built_and_freed,
+                kdamond_stopped_right_after_start_is_reaped,
+                kdamond_that_stops_on_its_own_is_reaped,
+                context_rejects_an_empty_range,
+                parse_bool_matches_kstrtobool,
+                refresh_computes_percentiles_and_bandwidth,
+                refresh_of_max_regions_is_well_formed_and_timed,
+                tuner_doubles_intervals_without_accesses,
+                published_results_read_back_whole,
+            ]
+        );
+    };
+}
+
+#[cfg(not(damon_stat_linked))]
+damon_stat_suite!(
+    kallsyms_is_found_through_a_kprobe,
+    every_damon_function_resolves,
+    resolved_entries_match_the_ibt_build,
+    sealed_functions_are_refused_when_ibt_is_enforced,
+    missing_symbols_fail_cleanly
 );
 
+#[cfg(damon_stat_linked)]
+damon_stat_suite!(damon_calls_reach_the_kernels_functions);
+
+/// In the linked mode the module loader resolved every DAMON call: each one must land at
+/// the start of the kernel's function of the same name.
+#[cfg(damon_stat_linked)]
+fn damon_calls_reach_the_kernels_functions(test: &mut Test) -> CaseResult {
+    let mut text = KBox::new([0u8; 1024], GFP_KERNEL).map_err(Error::from)?;
+    for (name, addr) in DamonApi::linked_addresses() {
+        // SAFETY: `text` holds 1024 bytes, more than `KSYM_SYMBOL_LEN`, the most that
+        // `sprint_symbol()` writes, NUL included.
+        let len = unsafe { kernel::bindings::sprint_symbol(text.as_mut_ptr().cast(), addr as _) };
+        let printed = text.get(..usize::try_from(len).unwrap_or(0)).unwrap_or(&[]);
+        // "damon_start+0x0/0x1a0": the name, then offset 0.
+        let at_start = printed.starts_with(name.as_bytes())
+            && printed
+                .get(name.len()..)
+                .is_some_and(|rest| rest.starts_with(b"+0x0/"));
+        if !at_start {
+            pr_err!(
+                "kunit: {} is linked to {}\n",
+                name,
+                core::str::from_utf8(printed).unwrap_or("?")
+            );
+        }
+        kunit_expect!(test, at_start);
+    }
+    Ok(())
+}
+
+#[cfg(not(damon_stat_linked))]
 fn kallsyms_is_found_through_a_kprobe(test: &mut Test) -> CaseResult {
     let kallsyms = Kallsyms::find()?;
     // Where the kprobe led (moved back over ENDBR64 on IBT kernels) against where
@@ -60,6 +107,7 @@ fn kallsyms_is_found_through_a_kprobe(test: &mut Test) -> CaseResult {
     Ok(())
 }
 
+#[cfg(not(damon_stat_linked))]
 fn every_damon_function_resolves(test: &mut Test) -> CaseResult {
     kunit_expect!(test, DamonApi::resolve().is_ok());
     let kallsyms = Kallsyms::find()?;
@@ -73,6 +121,7 @@ fn every_damon_function_resolves(test: &mut Test) -> CaseResult {
 }
 
 /// Copies `name` into `buf` with a NUL terminator.
+#[cfg(not(damon_stat_linked))]
 fn c_name<'a>(name: &str, buf: &'a mut [u8; 64]) -> Option<&'a CStr> {
     let len = name.len();
     let dst = buf.get_mut(..len)?;
@@ -81,6 +130,7 @@ fn c_name<'a>(name: &str, buf: &'a mut [u8; 64]) -> Option<&'a CStr> {
     CStr::from_bytes_with_nul(buf.get(..=len)?).ok()
 }
 
+#[cfg(not(damon_stat_linked))]
 fn resolved_entries_match_the_ibt_build(test: &mut Test) -> CaseResult {
     let addr = Kallsyms::find()?.function_address(c_str!("damon_new_ctx"))?;
     let entry = symbols::entry_of(addr);
@@ -93,6 +143,7 @@ fn resolved_entries_match_the_ibt_build(test: &mut Test) -> CaseResult {
     Ok(())
 }
 
+#[cfg(not(damon_stat_linked))]
 fn sealed_functions_are_refused_when_ibt_is_enforced(test: &mut Test) -> CaseResult {
     // TCG does not enforce IBT, so the enforcing CPU is simulated; the function and its
     // bytes are real.
@@ -112,6 +163,7 @@ fn sealed_functions_are_refused_when_ibt_is_enforced(test: &mut Test) -> CaseRes
     Ok(())
 }
 
+#[cfg(not(damon_stat_linked))]
 fn missing_symbols_fail_cleanly(test: &mut Test) -> CaseResult {
     let kallsyms = Kallsyms::find()?;
     kunit_expect!(

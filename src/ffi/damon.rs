@@ -7,10 +7,12 @@
 //! twice), and dropping either frees it exactly once, after its kdamond has fully exited.
 
 use super::bindings;
+#[cfg(not(damon_stat_linked))]
 use super::symbols::Kallsyms;
 use crate::logic::damon_values::{Attrs, Intervals, RegionSample};
 use crate::logic::span::{Span, MAX_RANGES};
 use core::ptr::{addr_of, addr_of_mut, NonNull};
+#[cfg(not(damon_stat_linked))]
 use kernel::c_str;
 use kernel::error::code::{EINVAL, ENOMEM};
 use kernel::error::{from_result, to_result};
@@ -19,56 +21,114 @@ use kernel::prelude::*;
 use kernel::task::Task;
 use kernel::types::ARef;
 
-/// Declares the DAMON functions the module calls, resolves them all at once, and checks
-/// at compile time that each pointer type matches the generated C declaration.
+/// Declares the DAMON functions the module calls and how it calls them.
+///
+/// How is chosen at build time (`bindings/link-mode.sh`, from the kernel tree's
+/// `Module.symvers`), the same source either way:
+/// - kallsyms mode (a stock 6.12, which exports no DAMON function): they are resolved by
+///   name when the module loads and called through pointers; a compile-time check ties
+///   each pointer type to the generated C declaration.
+/// - linked mode (`damon_stat_linked`: the kernel carries
+///   `patches/linux-6.12-export-damon.patch`): they are called directly through the
+///   generated declarations and the module loader resolves them. No kprobe, no kallsyms,
+///   no pointer into DAMON: nothing for IBT to refuse or for kCFI to check.
 macro_rules! damon_api {
-    ($($field:ident = $symbol:ident: fn($($arg:ty),*) $(-> $ret:ty)?;)*) => {
-        /// The DAMON functions of the running kernel, resolved by name.
+    ($($symbol:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {
+        /// The DAMON functions of the running kernel: a proof that the module can call
+        /// them, passed to whatever calls them.
         #[derive(Clone, Copy)]
         pub(crate) struct DamonApi {
-            $($field: unsafe extern "C" fn($($arg),*) $(-> $ret)?,)*
+            $(
+                #[cfg(not(damon_stat_linked))]
+                $symbol: unsafe extern "C" fn($($ty),*) $(-> $ret)?,
+            )*
         }
 
         // The generated declarations are the source of truth for the prototypes: a
         // mismatch fails the build here rather than corrupting the stack at run time.
+        #[cfg(not(damon_stat_linked))]
         const _: () = {
-            $(let _ = bindings::$symbol as unsafe extern "C" fn($($arg),*) $(-> $ret)?;)*
+            $(let _ = bindings::$symbol as unsafe extern "C" fn($($ty),*) $(-> $ret)?;)*
         };
 
         impl DamonApi {
             /// Resolves every DAMON function; fails naming the first one that is missing
             /// or cannot be called on this CPU.
+            #[cfg(not(damon_stat_linked))]
             pub(crate) fn resolve() -> Result<Self> {
                 let kallsyms = Kallsyms::find()?;
                 Ok(Self {
                     $(
                         // SAFETY: The pointer type is the one of the generated
                         // declaration of the same symbol (checked above).
-                        $field: unsafe { kallsyms.function(c_str!(stringify!($symbol)))? },
+                        $symbol: unsafe { kallsyms.function(c_str!(stringify!($symbol)))? },
                     )*
                 })
             }
 
-            /// The names of the functions [`DamonApi::resolve()`] resolves.
-            #[cfg(damon_stat_kunit)]
+            /// The module loader has resolved every DAMON function (it refuses to load a
+            /// module with an unresolved symbol): nothing is left to do.
+            #[cfg(damon_stat_linked)]
+            pub(crate) fn resolve() -> Result<Self> {
+                Ok(Self {})
+            }
+
+            $(
+                #[doc = concat!("Calls `", stringify!($symbol), "()`.")]
+                ///
+                /// # Safety
+                ///
+                /// The arguments must satisfy the C function's contract.
+                #[inline]
+                unsafe fn $symbol(&self, $($arg: $ty),*) $(-> $ret)? {
+                    #[cfg(not(damon_stat_linked))]
+                    // SAFETY: The field holds the function of this name, with the type of
+                    // its declaration (see `resolve()`); the caller keeps its contract.
+                    let ret = unsafe { (self.$symbol)($($arg),*) };
+                    #[cfg(damon_stat_linked)]
+                    // SAFETY: The kernel exports the function (this build's link mode),
+                    // and the caller keeps its contract.
+                    let ret = unsafe { bindings::$symbol($($arg),*) };
+                    ret
+                }
+            )*
+
+            /// The names of the DAMON functions the module calls.
+            #[cfg(all(damon_stat_kunit, not(damon_stat_linked)))]
             pub(crate) const SYMBOLS: &'static [&'static str] = &[$(stringify!($symbol)),*];
+
+            /// Each DAMON function the module calls, with the address the module loader
+            /// linked the call to.
+            #[cfg(all(damon_stat_kunit, damon_stat_linked))]
+            pub(crate) fn linked_addresses() -> [(&'static str, usize); [$(stringify!($symbol)),*].len()] {
+                [$((stringify!($symbol), bindings::$symbol as *const () as usize)),*]
+            }
         }
     };
 }
 
 damon_api! {
-    new_ctx = damon_new_ctx: fn() -> *mut bindings::damon_ctx;
-    destroy_ctx = damon_destroy_ctx: fn(*mut bindings::damon_ctx);
-    set_attrs = damon_set_attrs: fn(*mut bindings::damon_ctx, *mut bindings::damon_attrs) -> c_int;
-    select_ops = damon_select_ops: fn(*mut bindings::damon_ctx, bindings::damon_ops_id) -> c_int;
-    new_target = damon_new_target: fn() -> *mut bindings::damon_target;
-    add_target = damon_add_target: fn(*mut bindings::damon_ctx, *mut bindings::damon_target);
-    set_regions = damon_set_regions:
-        fn(*mut bindings::damon_target, *mut bindings::damon_addr_range, c_uint) -> c_int;
-    start = damon_start: fn(*mut *mut bindings::damon_ctx, c_int, bool) -> c_int;
-    is_running = damon_is_running: fn(*mut bindings::damon_ctx) -> bool;
-    kdamond_pid = damon_kdamond_pid: fn(*mut bindings::damon_ctx) -> c_int;
+    damon_new_ctx() -> *mut bindings::damon_ctx;
+    damon_destroy_ctx(ctx: *mut bindings::damon_ctx);
+    damon_set_attrs(ctx: *mut bindings::damon_ctx, attrs: *mut bindings::damon_attrs) -> c_int;
+    damon_select_ops(ctx: *mut bindings::damon_ctx, id: bindings::damon_ops_id) -> c_int;
+    damon_new_target() -> *mut bindings::damon_target;
+    damon_add_target(ctx: *mut bindings::damon_ctx, t: *mut bindings::damon_target);
+    damon_set_regions(
+        t: *mut bindings::damon_target,
+        ranges: *mut bindings::damon_addr_range,
+        nr_ranges: c_uint
+    ) -> c_int;
+    damon_start(ctxs: *mut *mut bindings::damon_ctx, nr_ctxs: c_int, exclusive: bool) -> c_int;
+    damon_is_running(ctx: *mut bindings::damon_ctx) -> bool;
+    damon_kdamond_pid(ctx: *mut bindings::damon_ctx) -> c_int;
 }
+
+// `modinfo` shows which mode a built module is in.
+#[cfg(damon_stat_linked)]
+super::params::modinfo!(DAMON_LINK = "damon_link=linked");
+#[cfg(not(damon_stat_linked))]
+super::params::modinfo!(DAMON_LINK = "damon_link=kallsyms");
 
 /// What kdamond calls at the end of each aggregation window, with the window's data.
 ///
@@ -146,7 +206,7 @@ impl Window<'_> {
         attrs.aggr_interval = intervals.aggr_us as usize;
         // SAFETY: `damon_set_attrs()` may be called from `after_aggregation` on the
         // context being aggregated, with a valid attrs pointer.
-        to_result(unsafe { (self.api.set_attrs)(self.ctx.as_ptr(), &mut attrs) })
+        to_result(unsafe { self.api.damon_set_attrs(self.ctx.as_ptr(), &mut attrs) })
     }
 
     /// Gives every target the address ranges `ranges` (see [`set_target_ranges()`]), for
@@ -196,7 +256,7 @@ unsafe fn set_target_ranges(
     // SAFETY: `target` is valid and ours alone for the call (the caller's contract); the
     // first `ranges.len()` entries of `addr_ranges` are initialised and not kept.
     to_result(unsafe {
-        (api.set_regions)(target, addr_ranges.as_mut_ptr(), ranges.len() as c_uint)
+        api.damon_set_regions(target, addr_ranges.as_mut_ptr(), ranges.len() as c_uint)
     })
 }
 
@@ -302,7 +362,7 @@ impl<H: AggregationHandler> Context<H> {
             GFP_KERNEL,
         )?;
         // SAFETY: `damon_new_ctx()` has no preconditions.
-        let ctx = NonNull::new(unsafe { (api.new_ctx)() }).ok_or(ENOMEM)?;
+        let ctx = NonNull::new(unsafe { api.damon_new_ctx() }).ok_or(ENOMEM)?;
         // From here on, dropping `this` frees the context and the data on every error path.
         // INVARIANT: `ctx` is new and never started; `data` is leaked here, and the
         // callbacks set below are those of `H` with `data` as their private data.
@@ -323,17 +383,14 @@ impl<H: AggregationHandler> Context<H> {
         // SAFETY: `ptr` is a new context nobody else uses yet; each call gets valid
         // pointers that are not kept beyond it.
         unsafe {
-            to_result((api.set_attrs)(ptr, &mut damon_attrs))?;
-            to_result((api.select_ops)(
-                ptr,
-                bindings::damon_ops_id_DAMON_OPS_PADDR,
-            ))?;
-            let target = (api.new_target)();
+            to_result(api.damon_set_attrs(ptr, &mut damon_attrs))?;
+            to_result(api.damon_select_ops(ptr, bindings::damon_ops_id_DAMON_OPS_PADDR))?;
+            let target = api.damon_new_target();
             if target.is_null() {
                 return Err(ENOMEM);
             }
             // The context owns the target from now on; `damon_destroy_ctx()` frees it.
-            (api.add_target)(ptr, target);
+            api.damon_add_target(ptr, target);
             set_target_ranges(&api, target, &[Span::new(start, end)])?;
             (*ptr).callback.private = this.data.as_ptr().cast::<c_void>();
             (*ptr).callback.before_start = Some(before_start::<H>);
@@ -356,7 +413,7 @@ impl<H: AggregationHandler> Context<H> {
     pub(crate) fn start(self) -> Result<Running<H>> {
         let mut ptr = self.ctx.as_ptr();
         // SAFETY: `ptr` is a fully built context on which no kdamond runs (type invariant).
-        to_result(unsafe { (self.api.start)(&mut ptr, 1, true) })?;
+        to_result(unsafe { self.api.damon_start(&mut ptr, 1, true) })?;
         // INVARIANT: `damon_start()` succeeded, so a kdamond was started on the context.
         Ok(Running { context: self })
     }
@@ -367,7 +424,7 @@ impl<H: AggregationHandler> Drop for Context<H> {
         // SAFETY: By the type invariants, `ctx` comes from `damon_new_ctx()`, only this
         // `Drop` (which runs once) frees it, and no kdamond runs on it: a `Running` drops
         // its `Context` only after `reap()`.
-        unsafe { (self.api.destroy_ctx)(self.ctx.as_ptr()) };
+        unsafe { self.api.damon_destroy_ctx(self.ctx.as_ptr()) };
         // SAFETY: `data` is a leaked `KBox` (type invariant) and nothing uses it any more:
         // the context that pointed to it is gone.
         drop(unsafe { KBox::from_raw(self.data.as_ptr()) });
@@ -390,13 +447,17 @@ impl<H: AggregationHandler> Running<H> {
     pub(crate) fn is_running(&self) -> bool {
         // SAFETY: The context is live (`Context`'s invariants); `damon_is_running()` takes
         // its `kdamond_lock`, so a running kdamond does not matter.
-        unsafe { (self.context.api.is_running)(self.context.ctx.as_ptr()) }
+        unsafe { self.context.api.damon_is_running(self.context.ctx.as_ptr()) }
     }
 
     /// kdamond's PID, or `None` when it no longer runs.
     pub(crate) fn kdamond_pid(&self) -> Option<i32> {
         // SAFETY: As in `is_running()`.
-        let pid = unsafe { (self.context.api.kdamond_pid)(self.context.ctx.as_ptr()) };
+        let pid = unsafe {
+            self.context
+                .api
+                .damon_kdamond_pid(self.context.ctx.as_ptr())
+        };
         (pid > 0).then_some(pid)
     }
 

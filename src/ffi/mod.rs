@@ -3,7 +3,8 @@
 //! The module's one unsafe layer: everything that touches C goes through here.
 //!
 //! - [`bindings`]: types and declarations generated from the target kernel tree.
-//! - [`symbols`]: finds the unexported DAMON functions through `kallsyms_lookup_name`.
+//! - `symbols`: finds the unexported DAMON functions through `kallsyms_lookup_name`
+//!   (kallsyms mode only; the linked mode has no use for it, see [`damon`]).
 //! - [`damon`]: typed DAMON contexts whose states make misuse impossible.
 //! - [`iomem`]: where System RAM is.
 //! - [`params`]: module parameters over a trait, their table, and the lock that guards
@@ -21,4 +22,5 @@ pub(crate) mod iomem;
 #[cfg(damon_stat_kunit)]
 pub(crate) mod kunit;
 pub(crate) mod params;
+#[cfg(not(damon_stat_linked))]
 pub(crate) mod symbols;

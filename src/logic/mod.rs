@@ -13,6 +13,8 @@
 pub mod bandwidth;
 pub mod bool_param;
 pub mod damon_values;
+// The kallsyms mode's IBT checks; the linked mode makes no indirect call into DAMON.
+#[cfg(not(damon_stat_linked))]
 pub mod endbr;
 pub mod param_format;
 pub mod percentiles;
