@@ -84,6 +84,20 @@ module_make_args() {
 	done < <(kernel_make_args "$(tree_arch "$kdir")")
 }
 
+# check WHAT COMMAND...: runs COMMAND and prints "ok: WHAT" or "FAIL: WHAT", counting
+# failures in CHECK_FAILURES for the script to act on once all its checks have run.
+CHECK_FAILURES=0
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		echo "ok: $what"
+	else
+		echo "FAIL: $what"
+		CHECK_FAILURES=$((CHECK_FAILURES + 1))
+	fi
+}
+
 die() {
 	printf 'error: %s\n' "$*" >&2
 	exit 1

@@ -15,18 +15,6 @@ for ko in "$module" "$test_module"; do
 	[ -f "$ko" ] || die "$ko does not exist: build it first (make module, make module KUNIT=1)"
 done
 
-failures=0
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		echo "ok: $what"
-	else
-		echo "FAIL: $what"
-		failures=$((failures + 1))
-	fi
-}
-
 # The section KUnit finds a module's suites through. grep reads all of readelf's output
 # (no -q): under pipefail, a reader that quits early can fail the pipe with SIGPIPE.
 has_suite_section() {
@@ -52,4 +40,4 @@ check "the installable module describes its five parameters" test "$(parameters 
 check "the test module describes the same parameters" test "$(parameters "$test_module")" = "$want"
 check "the installable module is licensed GPL" test "$(modinfo -F license "$module")" = GPL
 
-[ "$failures" -eq 0 ] || die "$failures check(s) of the built modules failed"
+[ "$CHECK_FAILURES" -eq 0 ] || die "$CHECK_FAILURES check(s) of the built modules failed"

@@ -20,18 +20,6 @@ for ko in "$kallsyms_ko" "$linked_ko"; do
 	[ -f "$ko" ] || die "$ko does not exist: build it first"
 done
 
-failures=0
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		echo "ok: $what"
-	else
-		echo "FAIL: $what"
-		failures=$((failures + 1))
-	fi
-}
-
 damon_functions=$(sed -n 's/^--allowlist-function=\(damon_.*\)$/\1/p' "$REPO_ROOT/bindings/allowlist" | sort)
 undefined() {
 	llvm-nm -u "$1" | awk '{ print $2 }' | sort
@@ -59,5 +47,5 @@ check "linked module: every DAMON function it calls is resolved by the module lo
 check "linked module: no reference to kallsyms_lookup_name or kprobes" eval '! uses_resolver "$linked_ko"'
 echo "linked module's DAMON imports: $(undefined_damon "$linked_ko" | tr '\n' ' ')"
 
-[ "$failures" = 0 ] || die "link modes: $failures check(s) failed"
+[ "$CHECK_FAILURES" -eq 0 ] || die "link modes: $CHECK_FAILURES check(s) failed"
 step "link modes: passed"
