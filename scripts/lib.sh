@@ -49,6 +49,12 @@ kernel_arch() {
 	esac
 }
 
+# x86_64_only WHAT: fails with a message when ARCH asks for another architecture.
+x86_64_only() {
+	[ "$(kernel_arch)" = x86_64 ] ||
+		die "$1 is x86_64 only (ARCH=$ARCH): leave ARCH unset. On arm64: make check, make vm-tests ARCH=arm64"
+}
+
 # tree_arch KDIR: the architecture a configured kernel tree was built for.
 tree_arch() {
 	if grep -qx 'CONFIG_ARM64=y' "$1/.config"; then
