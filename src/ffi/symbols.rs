@@ -26,7 +26,7 @@ pub(crate) struct Kallsyms {
 }
 
 /// Reads the first four bytes of kernel text at `addr`, or `None` if unreadable.
-fn read_text(addr: usize) -> Option<[u8; 4]> {
+pub(crate) fn read_text(addr: usize) -> Option<[u8; 4]> {
     let mut bytes = [0u8; 4];
     // SAFETY: `copy_from_kernel_nofault` handles any source address, faulting or not, and
     // writes at most `bytes.len()` bytes to the local buffer.
