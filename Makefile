@@ -27,6 +27,10 @@
 #   make compare     damon_stat on 6.12 side by side with upstream DAMON_STAT on 7.3, with
 #                    ground truth [COMPARE_SECONDS=60] [COMPARE_REPEAT=3]
 #   make clean
+#
+# ARCH=arm64 (default x86_64) makes kernel, module, clippy, vm-run, vm-tests and demo
+# build for and boot arm64 (qemu-system-aarch64): the kernel is cached apart, the modules
+# go to build/arm64/ and build/arm64-kunit/. make check covers both architectures itself.
 
 SHELL := /bin/bash
 .SUFFIXES:
