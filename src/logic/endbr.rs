@@ -74,6 +74,7 @@ pub fn indirect_call_allowed(entry: FunctionEntry, ibt_kernel: bool, ibt_enforce
 /// at a function's start lets an indirect call (`blr`) land there. `bti c` and `bti jc`
 /// are landing pads for calls, and so are `paciasp` and `pacibsp`, which the compiler
 /// puts first instead where it signs the return address. Nothing removes them at boot.
+#[cfg(any(not(MODULE), damon_stat_kunit))]
 pub fn is_bti_call_target(word: u32) -> bool {
     const BTI_C: u32 = 0xd503_245f;
     const BTI_JC: u32 = 0xd503_24df;
