@@ -34,7 +34,7 @@ check_arch() {
 	"$REPO_ROOT/tests/installable-module.sh" "$module" "$test_module"
 
 	step "QEMU tests ($arch)"
-	KDIR=$kdir MODULE=$module TEST_MODULE=$test_module "$REPO_ROOT/tests/run-vm-tests.sh"
+	ARCH=$arch KDIR=$kdir MODULE=$module TEST_MODULE=$test_module "$REPO_ROOT/tests/run-vm-tests.sh"
 }
 
 check_arch x86_64

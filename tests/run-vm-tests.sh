@@ -28,6 +28,8 @@ outputs=$(mktemp -d "${TMPDIR:-/tmp}/damon_stat-vm-tests.XXXXXX")
 trap 'rm -rf "$outputs"' EXIT
 test_module=${TEST_MODULE:-}
 arch=$(tree_arch "$KDIR")
+# vm-run.sh boots KDIR's architecture, and checks that ARCH, when given, agrees.
+export ARCH=${ARCH:-$arch}
 # Host programs run in x86_64 guests only (see vm-needs above).
 [ "$arch" != x86_64 ] || build_exporter
 passed=0
