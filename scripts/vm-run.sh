@@ -72,9 +72,11 @@ arm64)
 	[ -x "$busybox" ] || die "the arm64 busybox is missing: run 'make setup'"
 	host_root=n
 	console_args="console=ttyAMA0"
-	# pauth-impdef: QEMU's own pointer authentication algorithm instead of QARMA, many
-	# times cheaper to emulate; the kernel signs and checks return addresses all the
-	# same. BTI is part of -cpu max and enforced on the kernel's text.
+	# pauth-impdef: QEMU's own pointer authentication algorithm instead of QARMA, far
+	# cheaper to emulate (here the KUnit suite's 1000-region refresh took 0.22 ms instead
+	# of 1.2 ms, and foundation, monitoring and span 12 s instead of 19); the kernel signs
+	# and checks return addresses all the same. BTI is part of -cpu max and enforced on
+	# the kernel's text.
 	machine_args=(-M virt -cpu max,pauth-impdef=on)
 	;;
 esac
