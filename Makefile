@@ -28,6 +28,10 @@
 #   make compare     damon_stat on 6.12 side by side with upstream DAMON_STAT on 7.3, with
 #                    ground truth [COMPARE_SECONDS=60] [COMPARE_REPEAT=3]
 #   make clean
+#
+# ARCH=arm64 (default x86_64) makes kernel, module, clippy, vm-run, vm-tests and demo
+# build for and boot arm64 (qemu-system-aarch64): the kernel is cached apart, the modules
+# go to build/arm64/ and build/arm64-kunit/. make check covers both architectures itself.
 
 SHELL := /bin/bash
 .SUFFIXES:
@@ -52,13 +56,10 @@ else
 install_kdir = $(KDIR)
 endif
 
-# KUNIT=1 (exported to the scripts, as every command-line variable is) selects the test
-# module, which build-module.sh builds in build/kunit/.
-ifneq ($(filter 1 y,$(KUNIT)),)
-MODULE_KO := build/kunit/src/damon_stat.ko
-else
-MODULE_KO := src/damon_stat.ko
-endif
+# KUNIT=1 and ARCH=arm64 (exported to the scripts, as every command-line variable is)
+# select the test module and the architecture; lib.sh's module_ko names the module
+# build-module.sh builds for them (src/damon_stat.ko for x86_64, the others under build/).
+module_ko = $$(source scripts/lib.sh && module_ko)
 
 .PHONY: all setup kernel module exporter clippy host-test bench compare vm-run vm-tests check \
 	check-debug check-fleet demo install uninstall clean
@@ -92,15 +93,15 @@ compare: setup
 	@scripts/compare.sh
 
 # The upstream kernel has DAMON_STAT built in: no module to build or install.
-vm_module = $(if $(filter upstream,$(KERNEL_FLAVOR)),,$(MODULE_KO))
+vm_module = $(if $(filter upstream,$(KERNEL_FLAVOR)),,$(module_ko))
 
 vm-run: $(if $(filter upstream,$(KERNEL_FLAVOR)),setup,module) exporter
-	@k=$(kdir) && KDIR="$$k" MODULE=$(vm_module) GUEST="$(GUEST)" CMDLINE="$(CMDLINE)" \
+	@k=$(kdir) && m=$(vm_module) && KDIR="$$k" MODULE="$$m" GUEST="$(GUEST)" CMDLINE="$(CMDLINE)" \
 		VM_MEM="$(VM_MEM)" VM_CPUS="$(VM_CPUS)" VM_TIMEOUT="$(VM_TIMEOUT)" \
 		VM_FILES="$(VM_FILES)" scripts/vm-run.sh
 
 vm-tests: module
-	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) tests/run-vm-tests.sh
+	@k=$(kdir) && m=$(module_ko) && KDIR="$$k" MODULE="$$m" tests/run-vm-tests.sh
 
 check: setup
 	@scripts/check.sh
@@ -112,7 +113,7 @@ check-fleet: setup
 	@scripts/check-fleet.sh
 
 demo: module
-	@k=$(kdir) && KDIR="$$k" MODULE=$(MODULE_KO) GUEST=scripts/guest/demo.sh \
+	@k=$(kdir) && m=$(module_ko) && KDIR="$$k" MODULE="$$m" GUEST=scripts/guest/demo.sh \
 		VM_TIMEOUT=180 scripts/vm-run.sh
 
 # No 'setup' here: installing needs no Debian package, and runs on any distribution.

@@ -6,8 +6,10 @@
 # same rustc as the one given (a module must be built by the rustc that built the kernel).
 #
 # Usage: build-module.sh KDIR [extra make arguments, e.g. CLIPPY=1]
-# MODULE_SRC names another copy of the module's sources to build (default: this checkout).
-# KUNIT=1 builds the test module, with the KUnit suite, in build/kunit/ (see lib.sh).
+# The architecture is KDIR's; ARCH, when set, must match it. MODULE_SRC names another copy
+# of the module's sources to build; by default the x86_64 module is built in this
+# checkout and every other build (KUNIT=1: the test module, with the KUnit suite; arm64)
+# in a copy under build/ (see module_build_dir in lib.sh).
 source "$(dirname "$0")/lib.sh"
 
 kdir=${1:?usage: build-module.sh KDIR [make arguments]}
@@ -43,11 +45,13 @@ esac
 for opt in "${needed[@]}"; do
 	config_has "$opt" || die "KDIR=$kdir has no $opt=y; damon_stat needs it ($link_mode mode). Enable it and rebuild."
 done
-case "${KUNIT:-}" in
-1 | y) kunit=y ;;
-'' | 0 | n) kunit=n ;;
-*) die "KUNIT=$KUNIT: use KUNIT=1 for the test module (with its KUnit suite), or leave it unset." ;;
-esac
+kunit=$(kunit_wanted) || exit 1
+arch=$(tree_arch "$kdir")
+if [ -n "${ARCH:-}" ]; then
+	wanted=$(kernel_arch) || exit 1
+	[ "$wanted" = "$arch" ] || die "KDIR=$kdir is a kernel for $arch, but ARCH=$ARCH asks for $wanted.
+Leave KDIR unset to use the project's $wanted kernel, or point it at an $wanted tree."
+fi
 if [ "$kunit" = y ]; then
 	config_has CONFIG_KUNIT || die "KDIR=$kdir has no CONFIG_KUNIT=y: the test module (KUNIT=1) needs it."
 fi
@@ -77,13 +81,14 @@ mapfile -t make_args < <(module_make_args "$kdir")
 bindgen=$(printf '%s\n' "${make_args[@]}" | sed -n 's/^BINDGEN=//p')
 command -v "$bindgen" >/dev/null ||
 	die "bindgen is not installed: run 'make setup', or install bindgen (the version that built KDIR) on the PATH."
-module_src=${MODULE_SRC:-$REPO_ROOT}
-what=damon_stat.ko
-if [ "$kunit" = y ] && [ -z "${MODULE_SRC:-}" ]; then
-	copy_module_sources "$KUNIT_BUILD_DIR"
-	module_src=$KUNIT_BUILD_DIR
-	what="the test module ${KUNIT_MODULE#"$REPO_ROOT"/} (with the KUnit suite)"
+module_src=${MODULE_SRC:-}
+if [ -z "$module_src" ]; then
+	module_src=$(module_build_dir "$arch" "$kunit")
+	[ "$module_src" = "$REPO_ROOT" ] || copy_module_sources "$module_src"
 fi
+what="${module_src#"$REPO_ROOT"/}/src/damon_stat.ko ($arch)"
+[ "$module_src" = "$REPO_ROOT" ] && what="src/damon_stat.ko ($arch)"
+[ "$kunit" = y ] && what="the test module $what, with the KUnit suite"
 
 step "building $what against $kdir${DAMON_STAT_ENABLED_DEFAULT:+ (DAMON_STAT_ENABLED_DEFAULT=$DAMON_STAT_ENABLED_DEFAULT)}"
 note "    $link_note"

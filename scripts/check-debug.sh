@@ -6,6 +6,7 @@
 # Ends with the figures: cycles done, leaks and warnings found, bad inputs tried and
 # rejected, faults injected and survived.
 source "$(dirname "$0")/lib.sh"
+x86_64_only "make check-debug"
 cd "$REPO_ROOT"
 
 kdir=$("$REPO_ROOT/scripts/build-kernel.sh" debug)

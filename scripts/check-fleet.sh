@@ -6,6 +6,7 @@
 # damon_stat monitors, driven through QEMU's monitor by tests/fleet/run.py.
 # KERNEL_FLAVOR=debug runs them on the debug kernel, with a kmemleak check.
 source "$(dirname "$0")/lib.sh"
+x86_64_only "make check-fleet (the fleet scenarios)"
 cd "$REPO_ROOT"
 
 [ -f "$FLEET_VENV/installed" ] || die "the fleet scenarios' Python packages are missing: run 'make setup'"

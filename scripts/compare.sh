@@ -22,6 +22,7 @@
 #                      differs from upstream's by more than this many percentage points
 #                      (make check's differential check)
 source "$(dirname "$0")/lib.sh"
+x86_64_only "make compare (upstream 7.3 is built for x86_64)"
 cd "$REPO_ROOT"
 
 seconds=${COMPARE_SECONDS:-60}

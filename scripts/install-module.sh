@@ -47,10 +47,12 @@ case "$action" in
 install)
 	"$REPO_ROOT/scripts/build-module.sh" "$kdir"
 	mapfile -t make_args < <(module_make_args "$kdir")
+	# Where build-module.sh built it: the checkout for x86_64, build/arm64 for arm64.
+	module_dir=$(module_build_dir "$(tree_arch "$kdir")" n)
 	step "installing damon_stat.ko into $installdir"
 	# DEPMOD=true: kbuild's own depmod call is skipped where the tree has no System.map;
 	# run_depmod below runs it either way, once.
-	make -s -C "$kdir" M="$REPO_ROOT" "${make_args[@]}" INSTALL_MOD_DIR=extra \
+	make -s -C "$kdir" M="$module_dir" "${make_args[@]}" INSTALL_MOD_DIR=extra \
 		INSTALL_MOD_PATH="$root" DEPMOD=true modules_install
 	run_depmod
 	installed=$(find "$installdir" -maxdepth 1 -name 'damon_stat.ko*' -print)

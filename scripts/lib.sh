@@ -49,6 +49,12 @@ kernel_arch() {
 	esac
 }
 
+# x86_64_only WHAT: fails with a message when ARCH asks for another architecture.
+x86_64_only() {
+	[ "$(kernel_arch)" = x86_64 ] ||
+		die "$1 is x86_64 only (ARCH=$ARCH): leave ARCH unset. On arm64: make check, make vm-tests ARCH=arm64"
+}
+
 # tree_arch KDIR: the architecture a configured kernel tree was built for.
 tree_arch() {
 	if grep -qx 'CONFIG_ARM64=y' "$1/.config"; then
@@ -107,13 +113,43 @@ note() {
 	printf '%s\n' "$*" >&2
 }
 
-# step NAME: prints a numbered progress line with the time since the script began.
-# The test build of the module (`make module KUNIT=1`: the KUnit suite compiled in) is
-# made in a copy of the sources, so that the module users install (src/damon_stat.ko)
-# and the test module never overwrite each other.
-KUNIT_BUILD_DIR=$REPO_ROOT/build/kunit
-KUNIT_MODULE=$KUNIT_BUILD_DIR/src/damon_stat.ko
-# Where `make check` builds the linked-mode module and test module (KERNEL_FLAVOR=linked).
+# Where the module is built (build-module.sh) for an architecture, as the test module
+# (`make module KUNIT=1`: the KUnit suite compiled in) or not. Every build but the x86_64
+# module users install (src/damon_stat.ko, built in the checkout) is made in a copy of
+# the sources under build/, so that no build overwrites another or makes it rebuild:
+# build/kunit (x86_64 test module), build/arm64, build/arm64-kunit.
+
+# kunit_wanted: y when KUNIT asks for the test module, n when not; fails on other values.
+kunit_wanted() {
+	case "${KUNIT:-}" in
+	1 | y) echo y ;;
+	'' | 0 | n) echo n ;;
+	*) die "KUNIT=$KUNIT: use KUNIT=1 for the test module (with its KUnit suite), or leave it unset." ;;
+	esac
+}
+
+# module_build_dir ARCH y|n: the directory kbuild builds the module in (M=).
+module_build_dir() {
+	case "$1-$2" in
+	x86_64-n) echo "$REPO_ROOT" ;;
+	x86_64-y) echo "$REPO_ROOT/build/kunit" ;;
+	*-n) echo "$REPO_ROOT/build/$1" ;;
+	*-y) echo "$REPO_ROOT/build/$1-kunit" ;;
+	esac
+}
+
+# module_ko [y|n]: the module built for ARCH (kernel_arch), the test module with y
+# (default: from KUNIT).
+module_ko() {
+	local arch kunit
+	arch=$(kernel_arch) && kunit=${1:-$(kunit_wanted)} || return 1
+	echo "$(module_build_dir "$arch" "$kunit")/src/damon_stat.ko"
+}
+
+# The x86_64 test module (tests and checks that are x86_64 only name it).
+KUNIT_MODULE=$(module_build_dir x86_64 y)/src/damon_stat.ko
+
+# Where `make check` builds the linked-mode module and test module (the linked flavour).
 LINKED_BUILD_DIR=$REPO_ROOT/build/linked
 LINKED_KUNIT_BUILD_DIR=$REPO_ROOT/build/linked-kunit
 
@@ -126,6 +162,7 @@ copy_module_sources() {
 		-cf - Kbuild src bindings | tar -C "$1" -xf -
 }
 
+# step NAME: prints a numbered progress line with the time since the script began.
 STEP_START=$(date +%s)
 step() {
 	local now
@@ -142,38 +179,53 @@ kernel_source_tarball() {
 	ls /usr/src/linux-source-6.12.tar.xz 2>/dev/null || true
 }
 
-# Prints the path of linux-source-7.3's package in the cache, downloading it on first use
-# from trixie-backports through a private apt configuration under the cache: the system's
-# apt sources and lists are neither read nor changed. Progress goes to standard error.
-UPSTREAM_SUITE=trixie-backports
-UPSTREAM_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-upstream_source_deb() {
-	local apt=$CACHE_ROOT/apt-$UPSTREAM_SUITE deb
-	deb=$(ls "$apt"/debs/linux-source-7.3_*_all.deb 2>/dev/null | tail -n 1 || true)
+# private_apt_deb SUITE ARCH PACKAGE: prints the path of PACKAGE's .deb for ARCH from
+# Debian's SUITE, kept in the cache and downloaded on first use through a private apt
+# configuration under the cache (its own sources list, package lists and architecture):
+# the system's apt sources, lists and dpkg architectures are neither read nor changed.
+# Progress goes to standard error.
+DEBIAN_MIRROR_URL=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+private_apt_deb() {
+	local suite=$1 arch=$2 package=$3 apt deb
+	# Architecture-independent packages keep the directory they had before arm64.
+	apt=$CACHE_ROOT/apt-$suite
+	[ "$arch" = all ] || apt=$apt-$arch
+	deb=$(ls "$apt"/debs/"$package"_*.deb 2>/dev/null | tail -n 1 || true)
 	if [ -n "$deb" ]; then
 		echo "$deb"
 		return 0
 	fi
 	mkdir -p "$apt"/lists/partial "$apt"/cache/archives/partial "$apt"/debs
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $UPSTREAM_MIRROR $UPSTREAM_SUITE main" \
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $DEBIAN_MIRROR_URL $suite main" \
 		>"$apt/sources.list"
 	local opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
 		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Get::List-Cleanup=0
 		-o APT::Sandbox::User=root)
-	step "fetching the package list of $UPSTREAM_SUITE (private apt configuration in $apt)"
+	[ "$arch" = all ] || opts+=(-o "APT::Architecture=$arch" -o "APT::Architectures=$arch")
+	step "fetching the package list of $suite ($arch) (private apt configuration in $apt)"
 	apt-get -qq "${opts[@]}" update >&2 ||
-		die "apt-get update of $UPSTREAM_SUITE failed: is $UPSTREAM_MIRROR reachable? (set DEBIAN_MIRROR to use another mirror)"
-	step "downloading linux-source-7.3 (about 170 MB)"
+		die "apt-get update of $suite failed: is $DEBIAN_MIRROR_URL reachable? (set DEBIAN_MIRROR to use another mirror)"
+	step "downloading $package ($arch) from $suite"
 	# apt-get download writes into the current directory; a partial file is never renamed
 	# into debs/, so an interrupted download is retried whole.
 	rm -rf "$apt/download" && mkdir -p "$apt/download"
-	(cd "$apt/download" && apt-get -qq "${opts[@]}" download linux-source-7.3 >&2) ||
-		die "apt-get download linux-source-7.3 from $UPSTREAM_SUITE failed"
-	deb=$(ls "$apt"/download/linux-source-7.3_*_all.deb 2>/dev/null | tail -n 1 || true)
-	[ -n "$deb" ] || die "apt-get download left no linux-source-7.3 package in $apt/download"
+	(cd "$apt/download" && apt-get -qq "${opts[@]}" download "$package" >&2) ||
+		die "apt-get download $package ($arch) from $suite failed"
+	deb=$(ls "$apt"/download/"$package"_*.deb 2>/dev/null | tail -n 1 || true)
+	[ -n "$deb" ] || die "apt-get download left no $package package in $apt/download"
 	mv "$deb" "$apt/debs/" && rm -rf "$apt/download"
 	echo "$apt/debs/${deb##*/}"
 }
+
+# The path of linux-source-7.3's package (about 170 MB) from trixie-backports.
+upstream_source_deb() {
+	private_apt_deb trixie-backports all linux-source-7.3
+}
+
+# The static busybox that arm64 guests run (the host's is x86): bookworm's busybox-static
+# for arm64, unpacked into the cache by 'make setup'.
+ARM64_BUSYBOX_ROOT=$CACHE_ROOT/tools/busybox-static-arm64
+ARM64_BUSYBOX=$ARM64_BUSYBOX_ROOT/bin/busybox
 
 # Versions of everything that shapes the built kernel, one per line.
 toolchain_fingerprint() {

@@ -12,6 +12,7 @@ PACKAGES=(
 	systemd # systemd-analyze checks the exporter's unit (tools/exporter/tests/systemd_unit.rs)
 	flex bison bc make libelf-dev libssl-dev cpio kmod xz-utils gzip
 	qemu-system-x86 busybox-static python3 python3-venv dkms
+	qemu-system-arm # qemu-system-aarch64, for ARCH=arm64 guests
 	gcc libc6-dev gnuplot-nox
 )
 
@@ -82,6 +83,24 @@ if [ ! -f "$PROMETHEUS_ROOT/.installed" ]; then
 	rm -rf "$PROMETHEUS_ROOT/.deb"
 	[ -x "$PROMETHEUS" ] || die "Debian's prometheus package has no $PROMETHEUS"
 	touch "$PROMETHEUS_ROOT/.installed"
+	did_something=1
+fi
+
+# arm64 guests cannot run the host's (x86) programs: their initramfs carries bookworm's
+# static busybox for arm64, downloaded through a private apt configuration (lib.sh) and
+# unpacked here, never installed (no dpkg --add-architecture).
+if [ ! -f "$ARM64_BUSYBOX_ROOT/.installed" ]; then
+	step "unpacking bookworm's busybox-static for arm64 into $ARM64_BUSYBOX_ROOT"
+	deb=$(private_apt_deb bookworm arm64 busybox-static) || exit 1
+	rm -rf "$ARM64_BUSYBOX_ROOT" && mkdir -p "$ARM64_BUSYBOX_ROOT/.deb"
+	dpkg-deb -x "$deb" "$ARM64_BUSYBOX_ROOT/.deb"
+	mkdir -p "$ARM64_BUSYBOX_ROOT/bin"
+	mv "$ARM64_BUSYBOX_ROOT/.deb/bin/busybox" "$ARM64_BUSYBOX"
+	rm -rf "$ARM64_BUSYBOX_ROOT/.deb"
+	file_type=$(od -An -tx1 -j18 -N2 "$ARM64_BUSYBOX" | tr -d ' ')
+	# e_machine 0xb7 (EM_AARCH64), little-endian.
+	[ "$file_type" = b700 ] || die "$deb holds no arm64 busybox (ELF machine $file_type)"
+	touch "$ARM64_BUSYBOX_ROOT/.installed"
 	did_something=1
 fi
 

@@ -104,7 +104,18 @@ fn kallsyms_is_found_through_a_kprobe(test: &mut Test) -> CaseResult {
     // kallsyms itself says kallsyms_lookup_name starts: a wrong adjustment disagrees.
     let by_name = kallsyms.function_address(c_str!("kallsyms_lookup_name"))?;
     kunit_expect_eq!(test, kallsyms.lookup_name_address(), by_name);
+    kunit_expect!(test, callable_under_bti(by_name));
     Ok(())
+}
+
+/// On arm64 kernels built with BTI, whether the function at `addr`, which the module
+/// calls through a pointer, starts with a landing pad (the arm64 guest's CPU, QEMU's
+/// `max`, enforces BTI); elsewhere true.
+#[cfg(not(damon_stat_linked))]
+fn callable_under_bti(addr: usize) -> bool {
+    !cfg!(CONFIG_ARM64_BTI_KERNEL)
+        || symbols::read_text(addr)
+            .is_some_and(|b| endbr::is_bti_call_target(u32::from_le_bytes(b)))
 }
 
 #[cfg(not(damon_stat_linked))]
@@ -116,6 +127,7 @@ fn every_damon_function_resolves(test: &mut Test) -> CaseResult {
         let name = c_name(name, &mut name_buf).ok_or(EINVAL)?;
         let addr = kallsyms.function_address(name);
         kunit_expect!(test, addr.is_ok_and(|a| a != 0));
+        kunit_expect!(test, addr.is_ok_and(callable_under_bti));
     }
     Ok(())
 }

@@ -13,20 +13,28 @@
 #                       TEST_MODULE names it, else it is built when first needed)
 #   # vm-module-make: <make variables for a module built for this test alone, e.g.
 #                       DAMON_STAT_ENABLED_DEFAULT=y>
+#   # vm-needs: host-userland   (runs the host's programs in the guest: Python, damo, the
+#                       exporter, Prometheus; skipped, with a line that says so, where the
+#                       guest cannot run them: arm64, whose guest has busybox only)
 # Lines `figure: NAME N` in a run's output are added up over all runs and printed last.
 # Usage: run-vm-tests.sh [name-filter...]   (KDIR and MODULE in the environment); a test
 # runs when its name contains any of the filters, or always without filters.
 source "$(dirname "$0")/../scripts/lib.sh"
 
 filters=("$@")
-build_exporter
 tests_dir=${VM_TESTS_DIR:-$REPO_ROOT/tests/vm}
 [ -d "$tests_dir" ] || die "VM_TESTS_DIR=$tests_dir: no such directory"
 outputs=$(mktemp -d "${TMPDIR:-/tmp}/damon_stat-vm-tests.XXXXXX")
 trap 'rm -rf "$outputs"' EXIT
 test_module=${TEST_MODULE:-}
+arch=$(tree_arch "$KDIR")
+# vm-run.sh boots KDIR's architecture, and checks that ARCH, when given, agrees.
+export ARCH=${ARCH:-$arch}
+# Host programs run in x86_64 guests only (see vm-needs above).
+[ "$arch" != x86_64 ] || build_exporter
 passed=0
 failed=0
+skipped=0
 failed_names=()
 for test in "$tests_dir"/*.sh; do
 	name=$(basename "$test" .sh)
@@ -37,6 +45,17 @@ for test in "$tests_dir"/*.sh; do
 		$wanted || continue
 	fi
 	header() { sed -n "s/^# $1: //p" "$test" | head -n 1; }
+	case "$(header vm-needs)" in
+	'') ;;
+	host-userland)
+		if [ "$arch" != x86_64 ]; then
+			skipped=$((skipped + 1))
+			step "SKIP $name on $arch: it runs the host's x86_64 programs (Python, damo, the exporter, Prometheus) in the guest; what it tests does not depend on the architecture, and it runs on x86_64"
+			continue
+		fi
+		;;
+	*) die "$test: unknown '# vm-needs: $(header vm-needs)' (only 'host-userland' is known)" ;;
+	esac
 	expect=$(header vm-expect-status)
 	expect=${expect:-0}
 	start=$(date +%s)
@@ -47,7 +66,7 @@ for test in "$tests_dir"/*.sh; do
 		if [ -z "$test_module" ]; then
 			KUNIT=1 "$REPO_ROOT/scripts/build-module.sh" "$KDIR" ||
 				die "building the test module (KUNIT=1) failed"
-			test_module=$KUNIT_MODULE
+			test_module=$(module_build_dir "$arch" y)/src/damon_stat.ko
 		fi
 		module=$test_module
 		;;
@@ -88,5 +107,5 @@ if grep -qh '^figure: ' "$outputs"/*.out 2>/dev/null; then
 	cat "$outputs"/*.out | sed -n 's/^figure: \([^ ]*\) \([0-9]*\)$/\1 \2/p' |
 		awk '{ sum[$1] += $2 } END { for (k in sum) printf "  %-28s %d\n", k, sum[k] }' | sort
 fi
-echo "vm-tests: $passed passed, $failed failed"
+echo "vm-tests ($arch): $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -9,7 +9,9 @@
 //! at modpost.
 
 // Generated code: the lints of hand-written code do not apply to it, and which of them
-// would fire depends on the kernel configuration, so `#[expect]` cannot be used.
+// would fire depends on the kernel configuration and architecture (arm64's
+// `kprobe_opcode_t` is a `u32`, so the `u8_` import goes unused), so `#[expect]` cannot be
+// used.
 #![allow(
     clippy::all,
     clippy::undocumented_unsafe_blocks,
@@ -20,7 +22,8 @@
     non_snake_case,
     improper_ctypes,
     unreachable_pub,
-    unsafe_op_in_unsafe_fn
+    unsafe_op_in_unsafe_fn,
+    unused_imports
 )]
 
 include!("../damon_bindings_generated.rs");

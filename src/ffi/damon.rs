@@ -21,6 +21,12 @@ use kernel::prelude::*;
 use kernel::task::Task;
 use kernel::types::ARef;
 
+// DAMON's addresses and intervals are `unsigned long` (`usize` in the bindings), and the
+// shared logic keeps them as `u64`: the casts between them are lossless because both
+// architectures the module is built for, x86_64 and arm64, are LP64. A 32-bit target
+// fails to build here rather than truncating.
+const _: () = assert!(core::mem::size_of::<usize>() == core::mem::size_of::<u64>());
+
 /// Declares the DAMON functions the module calls and how it calls them.
 ///
 /// How is chosen at build time (`bindings/link-mode.sh`, from the kernel tree's
@@ -151,7 +157,7 @@ impl Window<'_> {
         // SAFETY: `ctx` is kdamond's context, valid during the callback; kdamond is the
         // only writer of its attributes.
         let attrs = unsafe { &*addr_of!((*self.ctx.as_ptr()).attrs) };
-        // `unsigned long` is 64 bits on x86_64, the only architecture this module targets.
+        // Lossless: `unsigned long` is 64 bits (asserted at the top of this file).
         Intervals {
             sample_us: attrs.sample_interval as u64,
             aggr_us: attrs.aggr_interval as u64,
@@ -247,7 +253,7 @@ unsafe fn set_target_ranges(
     let mut addr_ranges = [bindings::damon_addr_range { start: 0, end: 0 }; MAX_RANGES];
     let slots = addr_ranges.get_mut(..ranges.len()).ok_or(EINVAL)?;
     for (slot, range) in slots.iter_mut().zip(ranges) {
-        // `unsigned long` is 64 bits on x86_64, the only architecture this module targets.
+        // Lossless: `unsigned long` is 64 bits (asserted at the top of this file).
         *slot = bindings::damon_addr_range {
             start: range.start as usize,
             end: range.end as usize,

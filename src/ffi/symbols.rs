@@ -26,7 +26,7 @@ pub(crate) struct Kallsyms {
 }
 
 /// Reads the first four bytes of kernel text at `addr`, or `None` if unreadable.
-fn read_text(addr: usize) -> Option<[u8; 4]> {
+pub(crate) fn read_text(addr: usize) -> Option<[u8; 4]> {
     let mut bytes = [0u8; 4];
     // SAFETY: `copy_from_kernel_nofault` handles any source address, faulting or not, and
     // writes at most `bytes.len()` bytes to the local buffer.
@@ -41,6 +41,7 @@ fn read_text(addr: usize) -> Option<[u8; 4]> {
 }
 
 /// Whether this CPU enforces IBT now (`X86_FEATURE_IBT` in `boot_cpu_data`).
+#[cfg(CONFIG_X86)]
 fn ibt_enforced() -> bool {
     let feature = kernel::bindings::X86_FEATURE_IBT as usize;
     let word = feature / 32;
@@ -58,6 +59,14 @@ fn ibt_enforced() -> bool {
             .read()
     };
     bits & (1 << (feature % 32)) != 0
+}
+
+/// IBT is x86's. arm64's counterpart, BTI, needs no check: every global kernel function
+/// starts with a landing pad (`bti c`, or `paciasp`, which is one too), and nothing seals
+/// it at boot, so any function kallsyms finds may be called through a pointer.
+#[cfg(not(CONFIG_X86))]
+fn ibt_enforced() -> bool {
+    false
 }
 
 /// How the function at `addr` starts, or `None` if its text cannot be read.

@@ -9,6 +9,9 @@
 //! DAMON functions are only ever called directly, so they are sealed: calling them
 //! through a pointer is safe only while IBT is not enforced (a CPU without IBT, or the
 //! `ibt=off` boot option).
+//!
+//! arm64 has no sealing: [`is_bti_call_target()`] lets the KUnit suite check that the
+//! functions the module calls start with a BTI landing pad.
 
 /// `endbr64` (`f3 0f 1e fa`) read as a little-endian `u32`.
 pub const ENDBR64: u32 = 0xfa1e_0ff3;
@@ -67,6 +70,19 @@ pub fn indirect_call_allowed(entry: FunctionEntry, ibt_kernel: bool, ibt_enforce
     entry == FunctionEntry::Endbr
 }
 
+/// arm64's counterpart, branch target identification (BTI): whether the instruction word
+/// at a function's start lets an indirect call (`blr`) land there. `bti c` and `bti jc`
+/// are landing pads for calls, and so are `paciasp` and `pacibsp`, which the compiler
+/// puts first instead where it signs the return address. Nothing removes them at boot.
+#[cfg(any(not(MODULE), damon_stat_kunit))]
+pub fn is_bti_call_target(word: u32) -> bool {
+    const BTI_C: u32 = 0xd503_245f;
+    const BTI_JC: u32 = 0xd503_24df;
+    const PACIASP: u32 = 0xd503_233f;
+    const PACIBSP: u32 = 0xd503_237f;
+    matches!(word, BTI_C | BTI_JC | PACIASP | PACIBSP)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +108,19 @@ mod tests {
         assert_eq!(function_start_from_kprobe(0x1004, code), 0x1004);
         assert_eq!(function_start_from_kprobe(0x1004, None), 0x1004);
         assert_eq!(function_start_from_kprobe(2, endbr), 0);
+    }
+
+    #[test]
+    fn bti_call_targets_are_told_from_other_instructions() {
+        for word in [0xd503_245f, 0xd503_24df, 0xd503_233f, 0xd503_237f] {
+            assert!(is_bti_call_target(word));
+        }
+        // nop, bti (no target), bti j: not landing pads for calls.
+        for word in [0xd503_201f, 0xd503_241f, 0xd503_249f] {
+            assert!(!is_bti_call_target(word));
+        }
+        // stp x29, x30, [sp, #-16]!: an ordinary function start.
+        assert!(!is_bti_call_target(0xa9bf_7bfd));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 # module: `damo module stat read/write`, `damo report access` from the damon_stat data
 # source, `damo report damon`. Checks damo's output, not only its exit status.
 # vm-timeout: 400
+# vm-needs: host-userland
 . /guest/lib.sh
 
 # damo_out NAME ARGS...: runs damo ARGS, keeps its output (both streams) in

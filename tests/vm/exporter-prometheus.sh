@@ -3,6 +3,7 @@
 # real Prometheus (Debian's) scraping it every second, and a PromQL query through
 # Prometheus' HTTP API for the median idle time, checked against the parameter file.
 # vm-timeout: 400
+# vm-needs: host-userland
 . /guest/lib.sh
 
 EXPORTER_ADDR=127.0.0.1:9816

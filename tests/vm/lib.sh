@@ -129,3 +129,44 @@ no_kdamond() { [ -z "$(kdamond_pids)" ]; }
 wait_stopped() {
 	wait_until 10 no_kdamond
 }
+
+# tracefs, mounted by the rig: monitored_span reads DAMON's damon_aggregated tracepoint there.
+T=/sys/kernel/tracing
+
+# hex N: N in hexadecimal.
+hex() { printf '0x%x' "$1"; }
+
+# system_ram: the System RAM ranges of /proc/iomem, "START END" in decimal (END
+# exclusive), one per line.
+system_ram() {
+	sed -n 's/^ *\([0-9a-f]*\)-\([0-9a-f]*\) : System RAM$/\1 \2/p' /proc/iomem |
+		while read -r lo hi; do echo $((0x$lo)) $((0x$hi + 1)); done
+}
+
+# monitored_span: "START END" of kdamond's regions in a complete aggregation window,
+# read from the damon_aggregated tracepoint (which DAMON fires for every region of every
+# window): the lowest start and highest end over at least two windows' worth of lines.
+traced_span() {
+	awk '/damon_aggregated:/ {
+		for (i = 1; i <= NF; i++) {
+			if ($i ~ /^nr_regions=/) n = substr($i, 12) + 0
+			if ($i ~ /^[0-9]+-[0-9]+:$/) {
+				split($i, a, /[-:]/)
+				if (!lines || a[1] + 0 < lo) lo = a[1] + 0
+				if (a[2] + 0 > hi) hi = a[2] + 0
+				lines++
+			}
+		}
+	}
+	END { if (n > 0 && lines >= 2 * n) printf "%.0f %.0f\n", lo, hi }' $T/trace >/tmp/span
+	[ -s /tmp/span ]
+}
+monitored_span() {
+	local status=0
+	echo > $T/trace
+	echo 1 > $T/events/damon/damon_aggregated/enable
+	wait_until 60 traced_span || status=1
+	echo 0 > $T/events/damon/damon_aggregated/enable
+	echo > $T/trace
+	[ $status -eq 0 ] && cat /tmp/span
+}
