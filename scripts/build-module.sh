@@ -81,7 +81,8 @@ mapfile -t make_args < <(module_make_args "$kdir")
 bindgen=$(printf '%s\n' "${make_args[@]}" | sed -n 's/^BINDGEN=//p')
 command -v "$bindgen" >/dev/null ||
 	die "bindgen is not installed: run 'make setup', or install bindgen (the version that built KDIR) on the PATH."
-module_src=${MODULE_SRC:-}
+# kbuild's M= must be an absolute path.
+module_src=${MODULE_SRC:+$(realpath -- "$MODULE_SRC")}
 if [ -z "$module_src" ]; then
 	module_src=$(module_build_dir "$arch" "$kunit")
 	[ "$module_src" = "$REPO_ROOT" ] || copy_module_sources "$module_src"

@@ -10,8 +10,9 @@
 # Linux 7.3 (the upstream kernel is built and cached on first use: about 5 minutes on 2
 # idle cores). Then arm64 (with the test flavour): its kernel (cached; about 6 minutes on
 # 2 idle cores when first built), the module and the test module under clippy, and the
-# QEMU tests, KUnit included, in an arm64 guest. Installing, the differential check and
-# the fleet scenarios are x86_64 only.
+# QEMU tests, KUnit included, in an arm64 guest, and DKMS and make install for arm64.
+# The linked mode, the headers-only tree, the differential check and the fleet scenarios
+# are x86_64 only.
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 # Every architecture is checked below, each named explicitly: an ARCH from the caller
@@ -72,5 +73,11 @@ fi
 # arm64 on the test flavour only: the other flavours are x86_64 kernels.
 if [ "${KERNEL_FLAVOR:-test}" = test ]; then
 	check_arch arm64
+	# DKMS and make install as on an arm64 machine (the headers-only cut is Arch's x86_64
+	# package, and the export patch is the same source on both).
+	step "install tests (arm64): DKMS, make install and uninstall"
+	for test in dkms install; do
+		KDIR=$kdir "$REPO_ROOT/tests/install/$test.sh"
+	done
 fi
 step "make check: all passed"

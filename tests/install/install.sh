@@ -17,7 +17,8 @@ make -s -C "$REPO_ROOT" install KDIR="$kdir" INSTALL_MOD_PATH="$root"
 check_installed "$root"
 [ "$installed_ko" = "$root/lib/modules/$release/extra/src/damon_stat.ko" ] ||
 	fail "installed into $installed_ko, not extra/src/damon_stat.ko of $release"
-cmp -s "$installed_ko" "$REPO_ROOT/src/damon_stat.ko" || fail "the installed module is not the one built"
+built_ko=$(module_build_dir "$(tree_arch "$kdir")" n)/src/damon_stat.ko
+cmp -s "$installed_ko" "$built_ko" || fail "the installed module is not the one built ($built_ko)"
 
 step "install test: make uninstall INSTALL_MOD_PATH=$root"
 make -s -C "$REPO_ROOT" uninstall KDIR="$kdir" INSTALL_MOD_PATH="$root"

@@ -65,7 +65,15 @@ check_installed() {
 	unresolved=$(depmod -n -e -F "$kdir/System.map" -b "$root" "$release" 2>&1 >/dev/null)
 	[ -z "$unresolved" ] || fail "depmod reports: $unresolved"
 	check_no_test_code "$installed_ko"
-	note "installed: $installed_ko (modinfo, modprobe and depmod find it; no KUnit code)"
+	# Built for KDIR's architecture, not the machine's (the arm64 kernel is cross-built).
+	local machine want
+	machine=$(llvm-readelf --file-header "$installed_ko" | sed -n 's/^ *Machine: *//p')
+	case "$(tree_arch "$kdir")" in
+	arm64) want=AArch64 ;;
+	*) want="Advanced Micro Devices X86-64" ;;
+	esac
+	[ "$machine" = "$want" ] || fail "$installed_ko is for '$machine', not $want"
+	note "installed: $installed_ko ($machine; modinfo, modprobe and depmod find it; no KUnit code)"
 }
 
 # What users install carries no test code: no KUnit suite section for the kernel to run
