@@ -19,6 +19,13 @@ if grep -nE '^[^/]*crate::(control|monitor|params|kunit_suite)\b' src/ffi/*.rs; 
 	die "src/ffi/ must not depend on the product (the lines above): move that code up"
 fi
 
+step "layering: no unsafe code outside src/ffi/"
+# Code lines (not comments) with an unsafe block, fn, impl or trait.
+if grep -nE '^[^/]*\bunsafe\b *(\{|fn|impl|trait|extern)' src/*.rs src/logic/*.rs |
+	grep -v '^src/damon_bindings_generated\.rs:'; then
+	die "unsafe code belongs in src/ffi/ behind a safe API (the lines above)"
+fi
+
 step "cargo test (host: the shared logic)"
 # RUSTC, when set, names the kernel's rustc for the module build, not the host one.
 unset RUSTC

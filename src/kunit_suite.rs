@@ -12,6 +12,8 @@ use crate::ffi::kunit::{
     kernel_kstrtobool, kunit_expect, kunit_expect_eq, kunit_suite, sleep_ms, CaseError, CaseResult,
     Test,
 };
+#[cfg(damon_stat_linked)]
+use crate::ffi::kunit::{kernel_symbol_at, SymbolText};
 #[cfg(not(damon_stat_linked))]
 use crate::ffi::symbols::{self, Kallsyms};
 use crate::logic::bool_param::parse_bool;
@@ -74,12 +76,9 @@ damon_stat_suite!(damon_calls_reach_the_kernels_functions);
 /// the start of the kernel's function of the same name.
 #[cfg(damon_stat_linked)]
 fn damon_calls_reach_the_kernels_functions(test: &mut Test) -> CaseResult {
-    let mut text = KBox::new([0u8; 1024], GFP_KERNEL).map_err(Error::from)?;
+    let mut text = KBox::<SymbolText>::new([0; 1024], GFP_KERNEL).map_err(Error::from)?;
     for (name, addr) in DamonApi::linked_addresses() {
-        // SAFETY: `text` holds 1024 bytes, more than `KSYM_SYMBOL_LEN`, the most that
-        // `sprint_symbol()` writes, NUL included.
-        let len = unsafe { kernel::bindings::sprint_symbol(text.as_mut_ptr().cast(), addr as _) };
-        let printed = text.get(..usize::try_from(len).unwrap_or(0)).unwrap_or(&[]);
+        let printed = kernel_symbol_at(addr, &mut text);
         // "damon_start+0x0/0x1a0": the name, then offset 0.
         let at_start = printed.starts_with(name.as_bytes())
             && printed

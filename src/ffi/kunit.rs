@@ -168,6 +168,21 @@ pub(crate) fn kernel_kstrtobool(input: &CStr) -> Option<bool> {
     (ret == 0).then_some(value)
 }
 
+/// Room for what `sprint_symbol()` prints: more than `KSYM_SYMBOL_LEN` (about 670 bytes).
+#[cfg(damon_stat_linked)]
+pub(crate) type SymbolText = [u8; 1024];
+
+/// The kernel's `sprint_symbol()`: how kallsyms names `addr` ("name+0xoff/0xsize"),
+/// printed into `buf`.
+#[cfg(damon_stat_linked)]
+pub(crate) fn kernel_symbol_at(addr: usize, buf: &mut SymbolText) -> &[u8] {
+    // SAFETY: `buf` holds more than `KSYM_SYMBOL_LEN` bytes, the most that
+    // `sprint_symbol()` writes, NUL included; any address may be looked up.
+    let len = unsafe { bindings::sprint_symbol(buf.as_mut_ptr().cast(), addr as _) };
+    let len = usize::try_from(len).unwrap_or(0);
+    buf.get(..len).unwrap_or(&[])
+}
+
 /// Expects a condition in a KUnit case; logs the expression when it is false.
 macro_rules! kunit_expect {
     ($test:expr, $cond:expr $(,)?) => {
