@@ -3,10 +3,11 @@
 """`make compare`'s report: reads the guests' serial logs, prints the table, writes the
 CSV and the picture of the idle-time percentiles.
 
-Usage: report.py [--max-hot-share-diff PP] OUTDIR LOG...   (each LOG named
+Usage: report.py [--max-extra-error PP] OUTDIR LOG...   (each LOG named
 <kernel>-<repeat>.log, kernel being damon_stat or upstream). Every figure is the median
-over the repeats. With --max-hot-share-diff, exits 1 when a scenario's hot share differs
-from upstream's by more than PP percentage points (the differential check of make check).
+over the repeats. With --max-extra-error, exits 1 when a scenario's hot share is more than
+PP percentage points farther from the ground truth than upstream's (the differential
+check of make check).
 """
 
 import csv
@@ -151,9 +152,9 @@ def fmt(v):
 
 def main():
     args = sys.argv[1:]
-    max_diff = None
-    if args[:1] == ["--max-hot-share-diff"]:
-        max_diff = float(args[1])
+    max_extra = None
+    if args[:1] == ["--max-extra-error"]:
+        max_extra = float(args[1])
         args = args[2:]
     outdir, logs = args[0], args[1:]
     per = {}  # (kernel, scenario) -> [figures of each repeat]
@@ -213,20 +214,36 @@ def main():
             w.writerow([row[0], row[1]] + ["" if math.isnan(v) else f"{v:.6g}" for v in row[2:]])
     print(f"CSV: {csv_path}")
     plot(outdir, pcts)
-    if max_diff is not None:
-        failed = False
-        for s, name, ours, upstream, _, _ in rows:
-            if not name.startswith("hot share"):
-                continue
-            diff = abs(ours - upstream)
-            ok = diff <= max_diff
-            failed |= not ok
-            print(
-                f"{'ok' if ok else 'FAIL'}: {s}: hot share {fmt(ours)} % vs upstream's "
-                f"{fmt(upstream)} %: {diff:.0f} point(s) apart (at most {max_diff:g})"
-            )
-        if failed or not any(r[1].startswith("hot share") for r in rows):
+    if max_extra is not None:
+        verdicts = hot_share_verdicts(rows, max_extra)
+        for ok, message in verdicts:
+            print(f"{'ok' if ok else 'FAIL'}: {message}")
+        if not verdicts or not all(ok for ok, _ in verdicts):
             sys.exit(1)
+
+
+def hot_share_verdicts(rows, max_extra):
+    """The differential check: in each scenario with a ground truth, damon_stat's share of
+    memory reported accessed may be at most max_extra points farther from the truth than
+    upstream's. Judged against the truth, not against upstream's reading: under TCG either
+    kernel can be a few points off in one short run (upstream once read 6 % for a true
+    3.13 %, next to our 3 %), and a module that reads worse than upstream still fails.
+    Returns [(ok, message)], one per scenario."""
+    verdicts = []
+    for s, name, ours, upstream, truth, _ in rows:
+        if not name.startswith("hot share"):
+            continue
+        if any(math.isnan(v) for v in (ours, upstream, truth)):
+            verdicts.append((False, f"{s}: hot share missing (ours {fmt(ours)}, upstream "
+                             f"{fmt(upstream)}, truth {fmt(truth)})"))
+            continue
+        our_error, upstream_error = abs(ours - truth), abs(upstream - truth)
+        ok = our_error <= upstream_error + max_extra
+        verdicts.append((ok, (
+            f"{s}: hot share {fmt(ours)} % (off the truth {fmt(truth)} % by {fmt(our_error)}), "
+            f"upstream's {fmt(upstream)} % (off by {fmt(upstream_error)}): ours at most "
+            f"{max_extra:g} point(s) farther from the truth than upstream's")))
+    return verdicts
 
 
 def plot(outdir, pcts):
