@@ -149,9 +149,14 @@ module_ko() {
 # The x86_64 test module (tests and checks that are x86_64 only name it).
 KUNIT_MODULE=$(module_build_dir x86_64 y)/src/damon_stat.ko
 
-# Where `make check` builds the linked-mode module and test module (the linked flavour).
-LINKED_BUILD_DIR=$REPO_ROOT/build/linked
-LINKED_KUNIT_BUILD_DIR=$REPO_ROOT/build/linked-kunit
+# linked_build_dir ARCH y|n: where `make check` builds the linked-mode module (n) or test
+# module (y) of ARCH against the linked flavour, apart from the kallsyms-mode builds.
+linked_build_dir() {
+	local dir=$REPO_ROOT/build/linked
+	[ "$1" = x86_64 ] || dir=$REPO_ROOT/build/$1-linked
+	[ "$2" = y ] && dir=$dir-kunit
+	echo "$dir"
+}
 
 # copy_module_sources DEST: the sources kbuild needs, without build products. Unchanged
 # files keep their times, so a build in DEST stays incremental.
