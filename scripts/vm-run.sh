@@ -113,10 +113,18 @@ if [ "$host_root" = y ]; then
 		local name=$1 path=$2
 		[ -x "$path" ] || return 0
 		case "$path" in
+		"$CACHE_ROOT"/*) ln -s "$path" "$root/guest/bin/$name" ;;
 		/tmp/* | /run/* | /dev/* | /proc/* | /sys/*) cp "$path" "$root/guest/bin/$name" ;;
 		*) ln -s "$path" "$root/guest/bin/$name" ;;
 		esac
 	}
+	# The cache holds damo's Python environment (its scripts name their interpreter by
+	# absolute path), the exporter and Prometheus. Under the guest's own /tmp or /run
+	# (DAMON_STAT_CACHE=/tmp/...) the guest binds the host's cache directory over the same
+	# path, so those paths work there too.
+	case "$CACHE_ROOT" in
+	/tmp/* | /run/*) realpath -- "$CACHE_ROOT" >"$root/.rig/host-binds" ;;
+	esac
 	guest_tool damo "$DAMO"
 	guest_tool damon-stat-exporter "$EXPORTER"
 	guest_tool prometheus "$PROMETHEUS"
@@ -171,6 +179,11 @@ if [ -f /.rig/host-dirs ]; then
 	while read -r name; do
 		mount -o bind "/.host/$name" "/$name"
 	done </.rig/host-dirs
+	if [ -f /.rig/host-binds ]; then
+		while read -r path; do
+			mkdir -p "$path" && mount -o bind "/.host$path" "$path"
+		done </.rig/host-binds
+	fi
 fi
 
 export PATH=/.rig/bin:/guest/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
