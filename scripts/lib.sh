@@ -35,6 +35,17 @@ build_exporter() {
 		die "cargo build -p damon-stat-exporter failed"
 }
 
+# The QEMU TCG plugin of the benchmarks (benches/tcg-plugin/): guest instructions per vCPU.
+TCG_PLUGIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/libdamon_stat_tcg_plugin.so
+
+# build_tcg_plugin: builds (or finds up to date) the TCG plugin. Optimised: it runs on
+# every translated block the guest executes.
+build_tcg_plugin() {
+	command -v cargo >/dev/null || die "cargo is missing: install Rust (rustup or Debian's cargo)"
+	(cd "$REPO_ROOT" && env -u RUSTC cargo build --quiet --release -p damon-stat-tcg-plugin) ||
+		die "cargo build -p damon-stat-tcg-plugin failed"
+}
+
 # The kernel is built with Debian's rustc (it ships rust-src); rustup's has none.
 KERNEL_RUSTC=/usr/bin/rustc
 KERNEL_RUSTDOC=/usr/bin/rustdoc
