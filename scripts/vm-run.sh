@@ -38,6 +38,8 @@
 #   VM_FILES    host files to copy into the guest's /guest/ (space separated), e.g. a
 #               static workload binary
 #   VM_QEMU_ARGS  extra QEMU arguments, split on spaces (NUMA nodes, a QMP socket, ...)
+#   VM_PLUGIN   a TCG plugin and its arguments, as QEMU's -plugin takes them
+#               (file=PATH.so,out=FILE,...; the benchmarks' benches/tcg-plugin/)
 source "$(dirname "$0")/lib.sh"
 
 : "${KDIR:?KDIR must name a built kernel tree (make vm-run sets it)}"
@@ -63,7 +65,12 @@ x86_64)
 	# acpi=noirq: the 9p device's interrupt comes from the PCI routing table, not an ACPI
 	# interrupt link, whose set-up took 24 s of a debug kernel's (lockdep, KASAN) boot.
 	console_args="console=ttyS0 acpi=noirq"
-	machine_args=()
+	# RDRAND, as on every x86 CPU since 2012: the kernel seeds its random number
+	# generator from it at boot. Without a source of entropy the generator never becomes
+	# ready, and each random number 6.12's DAMON draws (a sampling address per region per
+	# sample) runs the entropy extraction instead of the per-CPU batch: 10 times the
+	# instructions per sample of a real machine (Documentation/accuracy-and-cost.md).
+	machine_args=(-cpu qemu64,+rdrand)
 	;;
 arm64)
 	image=$KDIR/arch/arm64/boot/Image
@@ -76,7 +83,8 @@ arm64)
 	# cheaper to emulate (here the KUnit suite's 1000-region refresh took 0.22 ms instead
 	# of 1.2 ms, and foundation, monitoring and span 12 s instead of 19); the kernel signs
 	# and checks return addresses all the same. BTI is part of -cpu max and enforced on
-	# the kernel's text.
+	# the kernel's text. -cpu max has RNDR, which seeds the random number generator as
+	# RDRAND does on x86.
 	machine_args=(-M virt -cpu max,pauth-impdef=on)
 	;;
 esac
@@ -214,6 +222,7 @@ show_lines() {
 }
 
 read -ra qemu_extra_args <<<"${VM_QEMU_ARGS:-}"
+[ -z "${VM_PLUGIN:-}" ] || qemu_extra_args+=(-plugin "$VM_PLUGIN")
 set +e
 host_root_args=()
 [ "$host_root" = y ] &&
@@ -221,7 +230,7 @@ host_root_args=()
 timeout --kill-after=5 "$VM_TIMEOUT" "$qemu" "${machine_args[@]}" \
 	-accel tcg -m "$VM_MEM" -smp "$VM_CPUS" \
 	-kernel "$image" -initrd "$work/initramfs.cpio.gz" -append "$append" \
-	"${host_root_args[@]}" -nic none -display none -monitor none -serial stdio -no-reboot "${qemu_extra_args[@]}" </dev/null 2>&1 |
+	"${host_root_args[@]}" -device virtio-rng-pci -nic none -display none -monitor none -serial stdio -no-reboot "${qemu_extra_args[@]}" </dev/null 2>&1 |
 	# Line by line, so that a reader of the output (tests/fleet/run.py) sees each line at once.
 	stdbuf -oL tr -d '\r' | tee "$log" | show_lines
 qemu_status=${PIPESTATUS[0]}
