@@ -18,6 +18,13 @@
 #                      the interval tuners; trace-dense-flush the same with a workload
 #                      that flushes its CPU's TLB after every pass
 #   COMPARE_OUT        where logs and results go (default: target/compare)
+#   COMPARE_PLUGIN     1 (default): count guest instructions with the TCG plugin
+#                      (benches/tcg-plugin/), kdamond alone on vCPU 1; 0: ticks only
+#   COMPARE_TEST_KDIR, COMPARE_UPSTREAM_KDIR  built kernel trees to measure instead of
+#                      the test and upstream flavours (benches/kernel-shape.sh); the module
+#                      is built against the first
+#   COMPARE_KERNELS    which of the two to boot (default: damon_stat upstream)
+#   COMPARE_MEM        guest memory (default 2G; benches/memory-sweep.sh)
 #   COMPARE_MAX_EXTRA_ERROR  fail when a scenario's share of memory reported accessed is
 #                      more than this many percentage points farther from the ground truth
 #                      than upstream's (make check's differential check)
@@ -31,6 +38,15 @@ scenarios=${COMPARE_SCENARIOS:-dense dense-flush sparse-thp sparse-4k idle phase
 out=${COMPARE_OUT:-$REPO_ROOT/target/compare}
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || die "COMPARE_SECONDS=$seconds: give a whole number of seconds (e.g. 60)"
 [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || die "COMPARE_REPEAT=$repeat: give a positive whole number (e.g. 3)"
+plugin=${COMPARE_PLUGIN:-1}
+[[ "$plugin" =~ ^[01]$ ]] || die "COMPARE_PLUGIN=$plugin: give 1 (count instructions) or 0"
+kernels=${COMPARE_KERNELS:-damon_stat upstream}
+for k in $kernels; do
+	case "$k" in
+	damon_stat | upstream) ;;
+	*) die "COMPARE_KERNELS: unknown kernel '$k' (damon_stat upstream)" ;;
+	esac
+done
 for s in $scenarios; do
 	case "$s" in
 	dense | dense-flush | sparse-thp | sparse-4k | idle | phase | core-50ms | core-5ms | trace-dense | trace-dense-flush) ;;
@@ -45,36 +61,52 @@ command -v gnuplot >/dev/null || die "gnuplot is missing: run 'make setup' (gnup
 n=0 guest_seconds=0
 for s in $scenarios; do
 	n=$((n + 1))
-	guest_seconds=$((guest_seconds + seconds + 15))
+	guest_seconds=$((guest_seconds + seconds + 25))
 	[ "$s" = phase ] && guest_seconds=$((guest_seconds + seconds))
 done
 guest_seconds=$((guest_seconds + 60))
 step "compare: $n scenario(s) of ${seconds} s, $repeat boot(s) per kernel: about $((2 * repeat * guest_seconds / 60)) minutes of guests after the builds"
 
-upstream_kdir=$(scripts/build-kernel.sh upstream)
-test_kdir=$(scripts/build-kernel.sh test)
-scripts/build-module.sh "$test_kdir"
+upstream_kdir=${COMPARE_UPSTREAM_KDIR:-}
+test_kdir=${COMPARE_TEST_KDIR:-}
+case " $kernels " in *" upstream "*) [ -n "$upstream_kdir" ] || upstream_kdir=$(scripts/build-kernel.sh upstream) ;; esac
+case " $kernels " in *" damon_stat "*)
+	[ -n "$test_kdir" ] || test_kdir=$(scripts/build-kernel.sh test)
+	scripts/build-module.sh "$test_kdir"
+	;;
+esac
+[ "$plugin" = 0 ] || build_tcg_plugin
 
 rm -rf "$out/logs"
 mkdir -p "$out/logs"
 gcc -O2 -static -Wall -Wextra -Werror -o "$out/workload" benches/compare/workload.c ||
 	die "building the workload failed (gcc -static needs Debian's libc6-dev)"
-printf 'COMPARE_SECONDS=%s\nCOMPARE_SCENARIOS="%s"\n' "$seconds" "$scenarios" >"$out/compare.env"
+printf 'COMPARE_SECONDS=%s\nCOMPARE_SCENARIOS="%s"\nCOMPARE_PLUGIN=%s\n' "$seconds" "$scenarios" "$plugin" >"$out/compare.env"
+# The kernels' symbols, for the plugin's profile.
+for k in $kernels; do
+	if [ "$k" = upstream ]; then cp "$upstream_kdir/System.map" "$out/upstream.System.map"; else cp "$test_kdir/System.map" "$out/damon_stat.System.map"; fi
+done
 
 for r in $(seq 1 "$repeat"); do
-	for kernel in damon_stat upstream; do
+	for kernel in $kernels; do
 		# No KUnit at boot: the test kernel's suites (and the module's, at modprobe) would
-		# run kdamonds of their own before the measurements.
+		# run kdamonds of their own before the measurements. vCPU 1 is kdamond's alone
+		# (isolcpus); no KASLR, so that the profile's addresses are System.map's.
+		cmdline="isolcpus=1 nokaslr"
 		if [ "$kernel" = upstream ]; then
-			kdir=$upstream_kdir module= cmdline=
+			kdir=$upstream_kdir module=
 		else
-			kdir=$test_kdir module=$REPO_ROOT/src/damon_stat.ko cmdline=kunit.enable=0
+			kdir=$test_kdir module=$REPO_ROOT/src/damon_stat.ko cmdline="$cmdline kunit.enable=0"
 		fi
+		vm_plugin=
+		[ "$plugin" = 0 ] || vm_plugin="$TCG_PLUGIN,out=$out/logs/$kernel-$r.insns,profile_vcpu=1"
+		rm -f "$out/logs/$kernel-$r.insns"
 		step "compare: $kernel, boot $r of $repeat"
 		set +e
 		# The per-second readings go to the log only.
-		KDIR=$kdir MODULE=$module CMDLINE=$cmdline GUEST=benches/compare/guest.sh VM_MEM=2G VM_CPUS=2 \
-			VM_TIMEOUT=$((2 * guest_seconds)) VM_FILES="$out/workload $out/compare.env" \
+		KDIR=$kdir MODULE=$module CMDLINE="$cmdline ${COMPARE_CMDLINE:-}" GUEST=benches/compare/guest.sh VM_MEM=${COMPARE_MEM:-2G} VM_CPUS=2 \
+			VM_TIMEOUT=$((2 * guest_seconds)) VM_PLUGIN=$vm_plugin \
+			VM_FILES="$out/workload $out/compare.env $REPO_ROOT/benches/compare/windows.awk" \
 			VM_LOG="$out/logs/$kernel-$r.log" scripts/vm-run.sh |
 			grep --line-buffered -v '^CMP scenario='
 		status=${PIPESTATUS[0]}

@@ -5,8 +5,21 @@
 # to parse (benches/compare/report.py). Settings come from /guest/compare.env:
 #   COMPARE_SECONDS    length of each scenario (the phase change runs twice as long)
 #   COMPARE_SCENARIOS  which scenarios to run, in order (names below)
+#   COMPARE_PLUGIN     1 when QEMU runs the TCG plugin (benches/tcg-plugin/): the guest
+#                      then runs the plugin's known-answer test first, and measures each
+#                      scenario's cost in instructions (cost_begin, cost_end)
+#
+# kdamond gets vCPU 1 to itself (compare.sh boots with isolcpus=1; this script and the
+# workload stay on vCPU 0), so that the plugin's count of vCPU 1 is kdamond's work plus
+# that vCPU's idle activity, measured apart with monitoring off.
 . /guest/lib.sh
 . /guest/compare.env
+
+# Everything this script starts runs on vCPU 0 (busybox's taskset takes a mask).
+taskset -p 1 $$ >/dev/null || {
+	echo "compare: taskset failed"
+	exit 1
+}
 
 WL=/guest/workload
 THP=/sys/kernel/mm/transparent_hugepage/enabled
@@ -21,9 +34,65 @@ set -- $ram
 SPAN_START=$2
 SPAN_END=$3
 SPAN_BYTES=$(($3 - $2))
-echo "CMP-KERNEL release=$(uname -r) system_ram=$1 span=$SPAN_BYTES"
+echo "CMP-KERNEL release=$(uname -r) system_ram=$1 span=$SPAN_BYTES ram_ranges=$(grep -c ': System RAM$' /proc/iomem)"
 
 now() { cut -d' ' -f1 /proc/uptime; }
+
+# mark SCENARIO WHAT [profile]: executes the plugin's marker (a no-op without it) and
+# names it: the host pairs the plugin's n-th marker with the n-th CMP-MARK line.
+mark() {
+	[ "${COMPARE_PLUGIN:-0}" = 1 ] || return 0
+	$WL mark "${3:-snapshot}"
+	echo "CMP-MARK scenario=$1 what=$2"
+}
+
+# The DAMON tracepoint that both kernels fire once per region at the end of every
+# aggregation window: its region count, for instructions per region-sample.
+TR=/sys/kernel/tracing
+start_window_trace() {
+	echo 4096 >"$TR/buffer_size_kb"
+	echo >"$TR/trace"
+	echo 1 >"$TR/events/damon/damon_aggregated/enable" || exit 1
+	awk -v name="$1" -f /guest/windows.awk "$TR/trace_pipe" &
+	TRACE_PID=$!
+}
+stop_window_trace() {
+	echo 0 >"$TR/events/damon/damon_aggregated/enable"
+	sleep 1
+	kill "$TRACE_PID"
+	wait "$TRACE_PID" 2>/dev/null
+}
+
+# cost_begin NAME KDAMOND_PID / cost_end NAME: the cost window. kdamond moves to vCPU 1;
+# the window's instructions (plugin), ticks and aggregation windows (tracepoint) are
+# those between the two.
+cost_begin() {
+	COST_PID=$2
+	taskset -p 2 "$COST_PID" >/dev/null || {
+		echo "compare: cannot move kdamond $COST_PID to vCPU 1"
+		exit 1
+	}
+	[ "${COMPARE_PLUGIN:-0}" = 1 ] && start_window_trace "$1"
+	COST_TICKS=$(ticks "$COST_PID")
+	COST_T=$(now)
+	mark "$1" cost-begin profile
+}
+cost_end() {
+	mark "$1" cost-end profile
+	COST_TICKS=$(($(ticks "$COST_PID") - COST_TICKS))
+	COST_T=$(elapsed "$COST_T" "$(now)")
+	[ "${COMPARE_PLUGIN:-0}" = 1 ] && stop_window_trace
+	echo "CMP-COST scenario=$1 ticks=$COST_TICKS elapsed=$COST_T"
+}
+
+# idle_baseline NAME: vCPU 1's own activity (timer, RCU, kworkers) for 5 s with the
+# workload running and monitoring off, subtracted from the cost window's count.
+idle_baseline() {
+	[ "${COMPARE_PLUGIN:-0}" = 1 ] || return 0
+	mark "$1" idle-begin profile
+	sleep 5
+	mark "$1" idle-end profile
+}
 # kdamond's user plus system time in clock ticks (USER_HZ, 100 per second).
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
@@ -62,6 +131,7 @@ stat_scenario() {
 	name=$1 seconds=$2
 	shift 2
 	start_workload "$@"
+	idle_baseline "$name"
 	before=$(cat "$P/memory_idle_ms_percentiles")
 	t0=$(now)
 	echo Y >"$P/enabled" || exit 1
@@ -69,6 +139,7 @@ stat_scenario() {
 	ticks0=$(ticks "$pid")
 	fresh=0 first=-1 i=0
 	while [ "$i" -lt "$seconds" ]; do
+		[ "$i" = $((seconds / 2)) ] && cost_begin "$name" "$pid"
 		sleep 1
 		i=$((i + 1))
 		pct=$(cat "$P/memory_idle_ms_percentiles")
@@ -81,6 +152,7 @@ stat_scenario() {
 		fi
 		echo "CMP scenario=$name t=$t fresh=$fresh aggr_us=$aggr bw=$bw pct=$pct"
 	done
+	cost_end "$name"
 	ticks1=$(ticks "$pid")
 	t1=$(now)
 	echo N >"$P/enabled"
@@ -96,6 +168,7 @@ stat_scenario() {
 core_scenario() {
 	name=$1 seconds=$2 sample=$3
 	start_workload never --size 512 --hot 64 --stride 4096
+	idle_baseline "$name"
 	echo 1 >"$ADMIN/kdamonds/nr_kdamonds"
 	k=$ADMIN/kdamonds/0
 	echo 1 >"$k/contexts/nr_contexts"
@@ -114,7 +187,10 @@ core_scenario() {
 	echo on >"$k/state" || exit 1
 	pid=$(cat "$k/pid")
 	ticks0=$(ticks "$pid")
-	sleep "$seconds"
+	sleep $((seconds / 2))
+	cost_begin "$name" "$pid"
+	sleep $((seconds - seconds / 2))
+	cost_end "$name"
 	ticks1=$(ticks "$pid")
 	t1=$(now)
 	echo off >"$k/state"
@@ -143,30 +219,7 @@ trace_windows() {
 		>"$tr/kprobe_events" || exit 1
 	echo 1 >"$tr/events/cmp/set_attrs/enable"
 	echo 1 >"$tr/events/damon/damon_aggregated/enable"
-	awk -v name="$name" '
-		/set_attrs:/ {
-			for (i = 1; i <= NF; i++) {
-				if ($i ~ /^[0-9]+\.[0-9]+:$/) ts = substr($i, 1, length($i) - 1)
-				if ($i ~ /^(sample|aggr)_us=/) { split($i, a, "="); v[a[1]] = a[2] }
-			}
-			printf "CMP-TUNE scenario=%s ts=%s sample_us=%s aggr_us=%s\n", name, ts, v["sample_us"], v["aggr_us"]
-			next
-		}
-		/damon_aggregated:/ {
-			for (i = 1; i <= NF; i++) {
-				if ($i ~ /^nr_regions=/) { split($i, a, "="); n = a[2] }
-				if ($i ~ /^[0-9]+-[0-9]+:$/) {
-					split(substr($i, 1, length($i) - 1), r, "-")
-					acc = $(i + 1)
-				}
-				if ($i ~ /^[0-9]+\.[0-9]+:$/) ts = substr($i, 1, length($i) - 1)
-			}
-			sz = r[2] - r[1]; tot += sz; ev += sz * acc; seen++
-			if (seen == n) {
-				printf "CMP-WINDOW scenario=%s ts=%s len_ms=%.1f regions=%d access_bp=%.1f events=%.0f bytes=%.0f\n", name, ts, last ? (ts - last) * 1000 : 0, n, tot ? ev * 10000 / (tot * 20) : 0, ev, tot
-				last = ts; tot = 0; ev = 0; seen = 0
-			}
-		}' "$tr/trace_pipe" &
+	awk -v name="$name" -v tune=1 -f /guest/windows.awk "$tr/trace_pipe" &
 	awk_pid=$!
 	echo Y >"$P/enabled" || exit 1
 	sleep "$seconds"
@@ -178,6 +231,15 @@ trace_windows() {
 	echo >"$tr/kprobe_events"
 	stop_workload
 }
+
+# The plugin's known answer: 10 million passes of a 4-instruction loop on vCPU 1.
+if [ "${COMPARE_PLUGIN:-0}" = 1 ]; then
+	taskset 2 $WL spin 10000000 || exit 1
+	echo "CMP-MARK scenario=plugin what=spin-begin"
+	echo "CMP-MARK scenario=plugin what=spin-end"
+fi
+# The module's symbols, for the plugin's profile (the kernel's come from its System.map).
+grep '\[damon_stat\]' /proc/kallsyms | sed 's/^/CMP-KSYM /'
 
 S=$COMPARE_SECONDS
 for scenario in $COMPARE_SCENARIOS; do

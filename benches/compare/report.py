@@ -4,8 +4,12 @@
 CSV and the picture of the idle-time percentiles.
 
 Usage: report.py [--max-extra-error PP] OUTDIR LOG...   (each LOG named
-<kernel>-<repeat>.log, kernel being damon_stat or upstream). Every figure is the median
-over the repeats. With --max-extra-error, exits 1 when a scenario's hot share is more than
+<kernel>-<repeat>.log, kernel being damon_stat or upstream; the TCG plugin's counts of
+that boot, when it ran, beside it as <kernel>-<repeat>.insns, and the kernel's
+System.map in OUTDIR as <kernel>.System.map). Every figure is the median over the
+repeats; the instruction figures also get their spread, (max - min) / median. Writes
+compare.csv and, with the plugin, profile.csv (where kdamond's instructions go, per
+function). With --max-extra-error, exits 1 when a scenario's hot share is more than
 PP percentage points farther from the ground truth than upstream's (the differential
 check of make check).
 """
@@ -17,6 +21,9 @@ import re
 import statistics
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import insns  # noqa: E402  (beside this file)
 
 KERNELS = ("damon_stat", "upstream")
 LABEL = {"damon_stat": "damon_stat 6.12", "upstream": "upstream 7.3"}
@@ -135,6 +142,43 @@ def figures(run, scenario):
     return out
 
 
+# The instruction figures (insns.cost) as table rows: (row name, key, scale).
+INSN_ROWS = (
+    ("kdamond Minstructions/s", "insns_per_s_own", 1e-6),
+    ("instructions per region-sample", "insns_per_region_sample_own", 1),
+    ("regions per aggregation window", "regions_per_window", 1),
+    ("region-samples per second", "region_samples_per_s", 1),
+    ("tracepoint share % (counts regions)", "tracing_share", 100),
+    ("lock spinning share % (TCG)", "spinning_share", 100),
+    ("vCPU idle Minstructions/s (subtracted)", "idle_insns_per_s", 1e-6),
+    ("kdamond ticks/min (same window)", "ticks_per_min", 1),
+)
+# Rows whose spread between repeats is shown too.
+SPREAD_ROWS = ("kdamond Minstructions/s", "instructions per region-sample")
+
+
+def insn_figures(f):
+    """Table rows of one scenario's insns.cost() figures. The tracepoint that counts
+    regions is on during the window, and under TCG a vCPU spins as long as the host keeps
+    a lock holder's thread off its CPU: both shares are left out of kdamond's figures."""
+    f = dict(f)
+    own = 1 - f.get("tracing_share", 0) - f.get("spinning_share", 0)
+    f["insns_per_s_own"] = f["insns_per_s"] * own
+    if "insns_per_region_sample" in f:
+        f["insns_per_region_sample_own"] = f["insns_per_region_sample"] * own
+    out = {name: f[key] * scale for name, key, scale in INSN_ROWS if key in f}
+    out["_profile"] = f.get("profile", {})
+    return out
+
+
+def spread(values):
+    values = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
+    if len(values) < 2:
+        return math.nan
+    mid = statistics.median(values)
+    return 100 * (max(values) - min(values)) / mid if mid else math.nan
+
+
 def median(values):
     values = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
     return statistics.median(values) if values else math.nan
@@ -158,12 +202,25 @@ def main():
         args = args[2:]
     outdir, logs = args[0], args[1:]
     per = {}  # (kernel, scenario) -> [figures of each repeat]
+    known_answers = []
     for path in logs:
         m = re.match(r"(damon_stat|upstream)-(\d+)\.log$", os.path.basename(path))
         if not m:
             sys.exit(f"report: {path}: expected a name like damon_stat-1.log")
+        cost = {}
+        plugin_out = path[: -len(".log")] + ".insns"
+        if os.path.exists(plugin_out):
+            system_map = os.path.join(outdir, f"{m.group(1)}.System.map")
+            try:
+                cost, message = insns.cost(path, plugin_out, system_map if os.path.exists(system_map) else None)
+            except insns.PluginError as e:
+                sys.exit(f"report: {e}")
+            known_answers.append(f"{m.group(1)} boot {m.group(2)}: {message}")
         for scenario, run in parse_log(path).items():
-            per.setdefault((m.group(1), scenario), []).append(figures(run, scenario))
+            f = figures(run, scenario)
+            if scenario in cost:
+                f.update(insn_figures(cost[scenario]))
+            per.setdefault((m.group(1), scenario), []).append(f)
 
     scenarios = [s for s in STAT_SCENARIOS + CORE_SCENARIOS if any((k, s) in per for k in KERNELS)]
     rows = []
@@ -184,6 +241,9 @@ def main():
                 else math.nan
             )
             rows.append((s, name, vals["damon_stat"], vals["upstream"], truth, ratio))
+            if name in SPREAD_ROWS:
+                sp = {k: spread([f.get(name, math.nan) for f in per.get((k, s), [])]) for k in KERNELS}
+                rows.append((s, f"  spread % between repeats", sp["damon_stat"], sp["upstream"], math.nan, math.nan))
         for k in KERNELS:
             runs = per.get((k, s), [])
             if runs and "_pct" in runs[-1]:
@@ -213,6 +273,9 @@ def main():
         for row in rows:
             w.writerow([row[0], row[1]] + ["" if math.isnan(v) else f"{v:.6g}" for v in row[2:]])
     print(f"CSV: {csv_path}")
+    for line in known_answers:
+        print(line)
+    write_profile(outdir, scenarios, per)
     plot(outdir, pcts)
     if max_extra is not None:
         verdicts = hot_share_verdicts(rows, max_extra)
@@ -220,6 +283,37 @@ def main():
             print(f"{'ok' if ok else 'FAIL'}: {message}")
         if not verdicts or not all(ok for ok, _ in verdicts):
             sys.exit(1)
+
+
+def write_profile(outdir, scenarios, per, top=8):
+    """Where kdamond's instructions go: per scenario, the functions with the largest
+    median share on either kernel (printed), and every function's (profile.csv)."""
+    shares = {}  # (scenario, kernel) -> {symbol: median share}
+    for s in scenarios:
+        for k in KERNELS:
+            runs = [f["_profile"] for f in per.get((k, s), []) if f.get("_profile")]
+            if runs:
+                symbols = {n for r in runs for n in r}
+                shares[(s, k)] = {n: statistics.median(r.get(n, 0) for r in runs) for n in symbols}
+    if not shares:
+        return
+    path = os.path.join(outdir, "profile.csv")
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(("scenario", "kernel", "function", "share of vCPU 1's instructions"))
+        for (s, k), by in sorted(shares.items()):
+            for n, v in sorted(by.items(), key=lambda x: -x[1]):
+                w.writerow((s, k, n, f"{v:.5f}"))
+    print("Where kdamond's instructions go (median share of the cost window, top functions):")
+    for s in scenarios:
+        ours, theirs = shares.get((s, "damon_stat"), {}), shares.get((s, "upstream"), {})
+        if not ours and not theirs:
+            continue
+        names = sorted(set(ours) | set(theirs), key=lambda n: -max(ours.get(n, 0), theirs.get(n, 0)))[:top]
+        print(f"  {s}")
+        for n in names:
+            print(f"    {n[:52]:52}  {100 * ours.get(n, 0):5.1f} %  {100 * theirs.get(n, 0):5.1f} %")
+    print(f"Profile: {path}")
 
 
 def hot_share_verdicts(rows, max_extra):

@@ -14,6 +14,14 @@
  *   workload system-ram      prints the bytes of System RAM in /proc/iomem, then the start
  *                            and end (exclusive) of the span from its lowest to its highest
  *                            address, in decimal
+ *   workload mark snapshot|profile
+ *                            executes the TCG plugin's marker instruction
+ *                            (benches/tcg-plugin/): the plugin writes every vCPU's
+ *                            instruction count, and with `profile` the profiled vCPU's
+ *                            blocks too; a no-op without the plugin
+ *   workload spin N          the plugin's known answer: a profile marker, N passes of a
+ *                            loop of exactly 4 instructions, a profile marker; prints the
+ *                            loop's address
  *
  * --hot 0 (the default) is the idle workload: after the first pass nothing is touched.
  * --thp huge/nohuge asks for or refuses transparent huge pages with madvise(); the
@@ -43,13 +51,21 @@
 #define PAGE 4096UL
 #define HUGE (2 * MIB)
 
+/*
+ * The TCG plugin's marker, `nopl 0xda57TTTT(%rax)` (benches/tcg-plugin/src/marker.rs):
+ * a no-op on any x86_64 CPU.
+ */
+#define MARK(tag) asm volatile(".byte 0x0f, 0x1f, 0x80\n\t.long 0xda570000 + " #tag ::: "memory")
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: workload run --size MIB [--hot MIB] [--hot-offset MIB] [--stride BYTES]\n"
 		"                    [--thp huge|nohuge|default] [--move-after SEC --move-to MIB]\n"
 		"                    [--flush-tlb 1]\n"
-		"       workload system-ram\n");
+		"       workload system-ram\n"
+		"       workload mark snapshot|profile\n"
+		"       workload spin N\n");
 	exit(2);
 }
 
@@ -127,6 +143,38 @@ static void populate(volatile unsigned char *p, unsigned long len)
 		p[off] = 1;
 }
 
+extern const char spin_loop[];
+
+/*
+ * N passes of a 4-instruction loop between two markers. The loop starts a translation
+ * block of its own on every pass but the first (which falls into it from the block
+ * before), so the plugin's profile must show the block at spin_loop, 4 instructions,
+ * executed exactly N - 1 times, and the vCPU's count must grow by at least 4 N.
+ */
+static int spin(unsigned long n)
+{
+	unsigned long left = n;
+
+	if (n < 2) {
+		fprintf(stderr, "workload: spin wants at least 2 passes\n");
+		return 2;
+	}
+	MARK(2);
+	asm volatile("	.p2align 6\n"
+		     "	.globl spin_loop\n"
+		     "spin_loop:\n"
+		     "	add $1, %%rax\n"
+		     "	xor %%rdx, %%rax\n"
+		     "	sub $1, %0\n"
+		     "	jnz spin_loop\n"
+		     : "+r"(left)
+		     :
+		     : "rax", "rdx", "cc");
+	MARK(2);
+	printf("spin passes=%lu loop_insns=4 loop_vaddr=%#lx\n", n, (unsigned long)spin_loop);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long size = 0, hot = 0, hot_off = 0, stride = PAGE, move_after = 0;
@@ -136,6 +184,16 @@ int main(int argc, char **argv)
 
 	if (argc == 2 && !strcmp(argv[1], "system-ram"))
 		return system_ram();
+	if (argc == 3 && !strcmp(argv[1], "mark") && !strcmp(argv[2], "snapshot")) {
+		MARK(1);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "mark") && !strcmp(argv[2], "profile")) {
+		MARK(2);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "spin"))
+		return spin(number("spin", argv[2]));
 	if (argc < 2 || strcmp(argv[1], "run"))
 		usage();
 	for (int i = 2; i < argc; i += 2) {
