@@ -17,6 +17,11 @@
 #             DAMON_STAT: the reference that `make compare` measures damon_stat against.
 #             x86_64 only.
 #
+# KERNEL_SHAPE (benchmarks only): names of fragments in benches/kernel-shape/ applied
+# last, each undoing one part of the distribution kernels' shape (test.config), to
+# measure what that part costs (benches/kernel-shape.sh). The tree is named
+# FLAVOUR+NAME+..., so the flavours' own trees stay cached.
+#
 # Architectures (ARCH, default x86_64): x86_64, arm64 (cross-built with the same clang
 # and rustc; see kernel/arm64.config).
 #
@@ -46,14 +51,23 @@ upstream)
 	;;
 *) die "unknown kernel flavour '$flavor' (use test, debug, linked or upstream)" ;;
 esac
+tree_flavor=$flavor
+for shape in ${KERNEL_SHAPE:-}; do
+	[ -f "$REPO_ROOT/benches/kernel-shape/$shape.config" ] ||
+		die "KERNEL_SHAPE: no benches/kernel-shape/$shape.config (there: $(cd "$REPO_ROOT/benches/kernel-shape" && echo *.config))"
+	fragments+=("$REPO_ROOT/benches/kernel-shape/$shape.config")
+	tree_flavor=$tree_flavor+$shape
+done
 for f in "${fragments[@]}" "${patches[@]}"; do
 	[ -f "$f" ] || die "missing $f"
 done
 
 # The upstream kernel is C only: test.config without its Rust and KUnit lines (kept in
-# one place, so that the test kernel's other options follow it).
+# one place, so that the test kernel's other options follow it), and without voluntary
+# preemption, which 7.3 has no more on x86 (upstream.config asks for lazy preemption,
+# as distribution kernels of 7.x have it).
 c_only_fragment() {
-	grep -v -E '^(# )?CONFIG_(RUST|KUNIT|[A-Z0-9_]*_KUNIT_TEST)[ =_]' "$1"
+	grep -v -E '^(# )?CONFIG_(RUST|KUNIT|[A-Z0-9_]*_KUNIT_TEST|PREEMPT_VOLUNTARY)[ =_]' "$1"
 }
 fragment_text() {
 	local f
@@ -94,7 +108,7 @@ key=$({
 } | sha256_of_stdin)
 
 kernel_cache=$CACHE_ROOT/kernel
-name=$flavor-$arch-${srcver%%-*}-$key
+name=$tree_flavor-$arch-${srcver%%-*}-$key
 final=$kernel_cache/$name
 kdir=$final/linux
 
@@ -122,7 +136,7 @@ fi
 # five. Its cache key is still its own (the patch is part of it).
 base_kdir=
 if [ "$flavor" = linked ]; then
-	base_kdir=$(ARCH=$arch "$REPO_ROOT/scripts/build-kernel.sh" test)
+	base_kdir=$(ARCH=$arch KERNEL_SHAPE= "$REPO_ROOT/scripts/build-kernel.sh" test)
 fi
 
 tmp=$kernel_cache/.tmp-$name-$$
@@ -169,6 +183,7 @@ configure() {
 	make -s "${make_args[@]}" olddefconfig >/dev/null
 
 	# olddefconfig silently drops options whose dependencies are unmet: check every line.
+	# A later fragment's line for an option overrides an earlier one (KERNEL_SHAPE).
 	missing=()
 	while IFS= read -r line; do
 		case "$line" in
@@ -181,7 +196,9 @@ configure() {
 			grep -q "^$opt=" .config && missing+=("$line")
 			;;
 		esac
-	done <"$tmp/fragment.config"
+	done < <(sed -n -e 's/^\(CONFIG_[A-Z0-9_]*\)=.*/\1 &/p' -e 's/^# \(CONFIG_[A-Z0-9_]*\) is not set$/\1 &/p' \
+		"$tmp/fragment.config" | awk '{ opt = $1; sub(/^[^ ]* /, ""); last[opt] = $0; order[opt] = NR }
+			END { for (o in last) print order[o] "\t" last[o] }' | sort -n | cut -f2-)
 	if [ ${#missing[@]} -gt 0 ]; then
 		{
 			echo "error: these options of the fragment are not in the final .config:"
@@ -218,7 +235,7 @@ trap - EXIT
 
 # Keep the two most recent trees of this flavour: each is about 2 GB. NUL-separated, so
 # that a cache path with spaces or newlines is removed whole and nothing else is.
-find "$kernel_cache" -mindepth 1 -maxdepth 1 -type d -name "$flavor-$arch-*" -printf '%T@ %p\0' |
+find "$kernel_cache" -mindepth 1 -maxdepth 1 -type d -name "$tree_flavor-$arch-*" -printf '%T@ %p\0' |
 	sort -z -rn | tail -z -n +3 | cut -z -d' ' -f2- | xargs -0 -r rm -rf --
 # Trees named before the architecture was part of the name (flavour-version-key).
 find "$kernel_cache" -mindepth 1 -maxdepth 1 -type d -name "$flavor-[0-9]*" -exec rm -rf -- {} +
