@@ -105,10 +105,14 @@ class Symbols:
         self.names = [n for _, n in entries]
 
     def name(self, addr):
+        return self.lookup(addr)[0]
+
+    def lookup(self, addr):
+        """(function name, whether addr is its first instruction)."""
         if addr < 0x8000_0000_0000_0000:
-            return "(user space)"
+            return "(user space)", False
         i = bisect.bisect_right(self.addrs, addr) - 1
-        return self.names[i] if i >= 0 else "(unknown)"
+        return (self.names[i], self.addrs[i] == addr) if i >= 0 else ("(unknown)", False)
 
 
 def readable_rust(mangled):
@@ -190,17 +194,22 @@ def cost(log_path, plugin_path, system_map):
             f["insns_per_region_sample"] = f["insns_per_s"] / f["region_samples_per_s"]
         # The window's profile less vCPU 1's idle activity at the idle window's rate.
         scale = window_ns / (ie["ns"] - ib["ns"])
-        by_symbol = {}
+        # Calls: executions of the block at a function's first instruction.
+        by_symbol, calls = {}, {}
         for seq, sign in ((ce["seq"], 1), (ie["seq"], -scale)):
             for addr, n, execs in profiles.get(seq, []):
-                name = symbols.name(addr)
+                name, entry = symbols.lookup(addr)
                 by_symbol[name] = by_symbol.get(name, 0) + sign * n * execs
+                if entry:
+                    calls[name] = calls.get(name, 0) + sign * execs
         by_symbol = {s: c for s, c in by_symbol.items() if c > 0}
         total = sum(by_symbol.values())
         if total:
             f["tracing_share"] = sum(c for s, c in by_symbol.items() if TRACING.search(s)) / total
             f["spinning_share"] = sum(c for s, c in by_symbol.items() if SPINNING.search(s)) / total
             f["profile"] = {s: c / total for s, c in by_symbol.items()}
+            # Instructions per call, where the function was entered at all.
+            f["per_call"] = {s: by_symbol[s] / c for s, c in calls.items() if c > 0 and s in by_symbol}
         if scenario in costs:
             ticks, elapsed = costs[scenario]
             f["ticks_per_min"] = ticks * 60 / elapsed

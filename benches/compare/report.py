@@ -168,6 +168,7 @@ def insn_figures(f):
         f["insns_per_region_sample_own"] = f["insns_per_region_sample"] * own
     out = {name: f[key] * scale for name, key, scale in INSN_ROWS if key in f}
     out["_profile"] = f.get("profile", {})
+    out["_per_call"] = f.get("per_call", {})
     return out
 
 
@@ -289,21 +290,28 @@ def write_profile(outdir, scenarios, per, top=8):
     """Where kdamond's instructions go: per scenario, the functions with the largest
     median share on either kernel (printed), and every function's (profile.csv)."""
     shares = {}  # (scenario, kernel) -> {symbol: median share}
+    per_call = {}  # (scenario, kernel) -> {symbol: median instructions per call}
     for s in scenarios:
         for k in KERNELS:
             runs = [f["_profile"] for f in per.get((k, s), []) if f.get("_profile")]
             if runs:
                 symbols = {n for r in runs for n in r}
                 shares[(s, k)] = {n: statistics.median(r.get(n, 0) for r in runs) for n in symbols}
+            calls = [f["_per_call"] for f in per.get((k, s), []) if f.get("_per_call")]
+            if calls:
+                symbols = {n for r in calls for n in r}
+                per_call[(s, k)] = {n: statistics.median(r[n] for r in calls if n in r) for n in symbols}
     if not shares:
         return
     path = os.path.join(outdir, "profile.csv")
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(("scenario", "kernel", "function", "share of vCPU 1's instructions"))
+        w.writerow(("scenario", "kernel", "function", "share of kdamond's instructions",
+                    "instructions per call"))
         for (s, k), by in sorted(shares.items()):
             for n, v in sorted(by.items(), key=lambda x: -x[1]):
-                w.writerow((s, k, n, f"{v:.5f}"))
+                pc = per_call.get((s, k), {}).get(n)
+                w.writerow((s, k, n, f"{v:.5f}", "" if pc is None else f"{pc:.1f}"))
     print("Where kdamond's instructions go (median share of the cost window, top functions):")
     for s in scenarios:
         ours, theirs = shares.get((s, "damon_stat"), {}), shares.get((s, "upstream"), {})
