@@ -210,6 +210,15 @@ def cost(log_path, plugin_path, system_map):
             f["profile"] = {s: c / total for s, c in by_symbol.items()}
             # Instructions per call, where the function was entered at all.
             f["per_call"] = {s: by_symbol[s] / c for s, c in calls.items() if c > 0 and s in by_symbol}
+        # Both cores look the sampled page's folio up with damon_get_folio() (about twice
+        # per region-sample: to clear its Accessed bit, then to read it), and 6.12's
+        # draws each sampling address with one __get_random_u32_below() call: exact
+        # counts of the work, beside the tracepoint's regions.
+        seconds = window_ns / 1e9
+        if calls.get("damon_get_folio", 0) > 0:
+            f["folio_lookups_per_s"] = calls["damon_get_folio"] / seconds
+        if calls.get("__get_random_u32_below", 0) > 0:
+            f["random_draws_per_s"] = calls["__get_random_u32_below"] / seconds
         if scenario in costs:
             ticks, elapsed = costs[scenario]
             f["ticks_per_min"] = ticks * 60 / elapsed

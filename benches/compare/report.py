@@ -148,13 +148,17 @@ INSN_ROWS = (
     ("instructions per region-sample", "insns_per_region_sample_own", 1),
     ("regions per aggregation window", "regions_per_window", 1),
     ("region-samples per second", "region_samples_per_s", 1),
+    ("folio lookups per second (damon_get_folio)", "folio_lookups_per_s", 1),
+    ("instructions per folio lookup", "insns_per_folio_lookup_own", 1),
+    ("random draws per second (6.12: one per region-sample)", "random_draws_per_s", 1),
     ("tracepoint share % (counts regions)", "tracing_share", 100),
     ("lock spinning share % (TCG)", "spinning_share", 100),
     ("vCPU idle Minstructions/s (subtracted)", "idle_insns_per_s", 1e-6),
     ("kdamond ticks/min (same window)", "ticks_per_min", 1),
 )
 # Rows whose spread between repeats is shown too.
-SPREAD_ROWS = ("kdamond Minstructions/s", "instructions per region-sample")
+SPREAD_ROWS = ("kdamond Minstructions/s", "instructions per region-sample",
+               "instructions per folio lookup")
 
 
 def insn_figures(f):
@@ -166,6 +170,8 @@ def insn_figures(f):
     f["insns_per_s_own"] = f["insns_per_s"] * own
     if "insns_per_region_sample" in f:
         f["insns_per_region_sample_own"] = f["insns_per_region_sample"] * own
+    if f.get("folio_lookups_per_s"):
+        f["insns_per_folio_lookup_own"] = f["insns_per_s"] * own / f["folio_lookups_per_s"]
     out = {name: f[key] * scale for name, key, scale in INSN_ROWS if key in f}
     out["_profile"] = f.get("profile", {})
     out["_per_call"] = f.get("per_call", {})
