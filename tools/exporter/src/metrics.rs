@@ -26,10 +26,15 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::stats::{Reading, Stats, NR_PERCENTILES};
+use crate::stats::{Reading, Stats, NR_PERCENTILES, UNKNOWN};
 
 /// The content type of [`encode_reading`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The percentiles `damon_stat_memory_idle_seconds` exports by default: both ends (the
+/// hottest and the coldest memory), the median, the quartiles and the cold tail. Eight
+/// series per host instead of 101; `--all-percentiles` exports p0..p100.
+pub const DEFAULT_PERCENTILES: [usize; 8] = [0, 10, 25, 50, 75, 90, 99, 100];
 
 /// Idle-time thresholds of `damon_stat_memory_idle_bytes`, in seconds.
 pub const IDLE_THRESHOLDS_SECONDS: [u32; 4] = [1, 10, 60, 600];
@@ -37,9 +42,37 @@ pub const IDLE_THRESHOLDS_SECONDS: [u32; 4] = [1, 10, 60, 600];
 /// Milliseconds per second, the unit of the percentiles.
 const MS_PER_SECOND: i64 = 1000;
 
+/// What to export beyond the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// All 101 percentiles p0..p100 instead of [`DEFAULT_PERCENTILES`].
+    pub all_percentiles: bool,
+}
+
+impl Options {
+    /// The percentiles to export, in increasing order.
+    pub fn percentiles(&self) -> Vec<usize> {
+        if self.all_percentiles {
+            (0..NR_PERCENTILES).collect()
+        } else {
+            DEFAULT_PERCENTILES.to_vec()
+        }
+    }
+}
+
+/// The label of `damon_stat_memory_idle_seconds`: the percentile in whole percent, "0" to
+/// "100", as upstream numbers them (p0..p100). Not `quantile`, which Prometheus reserves
+/// for summaries.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct QuantileLabel {
-    quantile: String,
+struct PercentileLabel {
+    percentile: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InfoLabels {
+    version: String,
+    link_mode: String,
+    kernel: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -64,15 +97,6 @@ impl<L: EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static> EncodeMetric
 
     fn metric_type(&self) -> MetricType {
         MetricType::Gauge
-    }
-}
-
-/// The quantile label of percentile `k`: "0", "0.01", ..., "0.5", ..., "1".
-pub fn quantile_label(k: usize) -> String {
-    match k {
-        0 => "0".to_owned(),
-        100 => "1".to_owned(),
-        _ => format!("0.{k:02}").trim_end_matches('0').to_owned(),
     }
 }
 
@@ -106,26 +130,40 @@ fn gauge_f64(registry: &mut Registry, name: &str, help: &str, value: f64) {
     registry.register(name, help, ConstGauge::new(value));
 }
 
-fn register_stats(registry: &mut Registry, stats: &Stats) {
+fn register_stats(registry: &mut Registry, stats: &Stats, options: &Options) {
+    let origin = &stats.origin;
+    let info = InfoLabels {
+        version: origin.version.clone().unwrap_or_else(|| UNKNOWN.to_owned()),
+        link_mode: origin.link_mode.label().to_owned(),
+        kernel: origin.kernel.clone().unwrap_or_else(|| UNKNOWN.to_owned()),
+    };
+    registry.register(
+        "info",
+        "Always 1: where DAMON_STAT comes from (link_mode builtin: upstream's, built into \
+         the kernel; otherwise the damon_stat module, whose link mode sysfs does not show), \
+         the module's version and the kernel release",
+        OrderedGauges(vec![(info, 1.0)]),
+    );
     gauge_i64(
         registry,
         "enabled",
-        "Whether DAMON_STAT monitoring runs (1) or not (0)",
+        "Whether DAMON_STAT monitoring is switched on (1) or off (0): the enabled parameter",
         i64::from(stats.enabled),
     );
     if let Some(pid) = stats.kdamond_pid {
         gauge_i64(
             registry,
-            "kdamond_pid",
-            "PID of the kdamond thread doing the monitoring, -1 when it does not run",
-            pid,
+            "kdamond_running",
+            "Whether a kdamond thread does the monitoring now (1) or none runs (0)",
+            i64::from(pid >= 0),
         );
     }
     gauge_f64(
         registry,
         "estimated_memory_bandwidth_bytes_per_second",
-        "DAMON's estimate of memory access bandwidth: region size times accesses per \
-         aggregation interval",
+        "Upstream DAMON_STAT's estimate of memory bandwidth, in bytes per second: the size \
+         of each region times its sampled accesses in the last aggregation window, scaled \
+         to one second (estimated_memory_bandwidth)",
         stats.bandwidth_bytes_per_second as f64,
     );
     if let Some(us) = stats.aggr_interval_us {
@@ -136,23 +174,32 @@ fn register_stats(registry: &mut Registry, stats: &Stats) {
             us as f64 / 1e6,
         );
     }
+    gauge_f64(
+        registry,
+        "memory_total_bytes",
+        "MemTotal of /proc/meminfo: the memory that damon_stat_memory_idle_bytes is a share \
+         of",
+        stats.mem_total_bytes as f64,
+    );
     if !stats.has_percentiles() {
         // Before the first refresh the kernel publishes zeros, not a result.
         return;
     }
 
     let idle = OrderedGauges(
-        (stats.idle_ms_percentiles.iter().enumerate())
-            .map(|(k, &ms)| {
-                let quantile = quantile_label(k);
-                (QuantileLabel { quantile }, ms as f64 / 1e3)
+        (options.percentiles().into_iter())
+            .filter_map(|k| {
+                let ms = *stats.idle_ms_percentiles.get(k)?;
+                let percentile = k.to_string();
+                Some((PercentileLabel { percentile }, ms as f64 / 1e3))
             })
             .collect(),
     );
     registry.register(
         "memory_idle_seconds",
-        "Per-byte idle time percentiles of physical memory; negative: accessed in the last \
-         aggregation window, for that long at its access level",
+        "Per-byte idle time percentiles of physical memory, percentile 0 to 100: the idle \
+         time of the memory at that percent of it sorted by idle time; negative: accessed \
+         in the last aggregation window, for that long at its access level",
         idle,
     );
 
@@ -184,8 +231,8 @@ fn register_stats(registry: &mut Registry, stats: &Stats) {
 }
 
 /// Encodes one scrape: `damon_stat_up` and, when the reading succeeded and found
-/// DAMON_STAT, its metrics.
-pub fn encode_reading<E>(reading: &Result<Reading, E>) -> String {
+/// DAMON_STAT, its metrics, with the percentiles `options` asks for.
+pub fn encode_reading<E>(reading: &Result<Reading, E>, options: &Options) -> String {
     let mut registry = Registry::with_prefix("damon_stat");
     let stats = match reading {
         Ok(Reading::Present(stats)) => Some(stats),
@@ -198,7 +245,7 @@ pub fn encode_reading<E>(reading: &Result<Reading, E>) -> String {
         i64::from(stats.is_some()),
     );
     if let Some(stats) = stats {
-        register_stats(&mut registry, stats);
+        register_stats(&mut registry, stats, options);
     }
     let mut out = String::new();
     if let Err(e) = encode(&mut out, &registry) {
@@ -213,21 +260,6 @@ pub fn encode_reading<E>(reading: &Result<Reading, E>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantile_labels() {
-        let labels: Vec<String> = (0..NR_PERCENTILES).map(quantile_label).collect();
-        assert_eq!(labels[0], "0");
-        assert_eq!(labels[1], "0.01");
-        assert_eq!(labels[10], "0.1");
-        assert_eq!(labels[50], "0.5");
-        assert_eq!(labels[99], "0.99");
-        assert_eq!(labels[100], "1");
-        for (k, label) in labels.iter().enumerate() {
-            let parsed: f64 = label.parse().expect("a number");
-            assert!((parsed * 100.0 - k as f64).abs() < 1e-9, "{label}");
-        }
-    }
 
     /// Builds percentiles as the kernel does from (size, idle ms) regions, sorted by idle
     /// time: p_k is the value of the first region whose cumulative size * 100 / total
