@@ -261,23 +261,47 @@ pub fn encode_reading<E>(reading: &Result<Reading, E>, options: &Options) -> Str
 mod tests {
     use super::*;
 
-    /// Builds percentiles as the kernel does from (size, idle ms) regions, sorted by idle
-    /// time: p_k is the value of the first region whose cumulative size * 100 / total
-    /// (rounded down) reaches k.
-    fn kernel_percentiles(regions: &[(u64, i64)]) -> [i64; NR_PERCENTILES] {
-        let mut sorted = regions.to_vec();
-        sorted.sort_by_key(|&(_, ms)| ms);
-        let total: u64 = sorted.iter().map(|&(size, _)| size).sum();
+    use damon_stat_logic::logic::damon_values::RegionSample;
+    use damon_stat_logic::logic::percentiles as module;
+
+    #[test]
+    fn same_number_of_percentiles_as_the_module() {
+        assert_eq!(NR_PERCENTILES, module::NR_PERCENTILES);
+        assert!(DEFAULT_PERCENTILES.iter().all(|&k| k < NR_PERCENTILES));
+        assert!(DEFAULT_PERCENTILES.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// The module's percentiles (src/logic/percentiles.rs, the code damon_stat runs) of
+    /// regions given as (size, nr_accesses, age), laid end to end, at `aggr_interval_us`.
+    fn module_percentiles(
+        regions: &[(u64, u32, u32)],
+        aggr_interval_us: u64,
+    ) -> [i64; NR_PERCENTILES] {
+        let mut start = 0;
+        let mut entries: Vec<module::IdleEntry> = (regions.iter())
+            .map(|&(size, nr_accesses, age)| {
+                let region = RegionSample::new(start, start + size, nr_accesses, age);
+                start += size;
+                module::IdleEntry::from_region(&region)
+            })
+            .collect();
         let mut out = [0; NR_PERCENTILES];
-        let mut k = 0;
-        let mut accounted = 0;
-        for (size, ms) in sorted {
-            accounted += size;
-            while k < NR_PERCENTILES && k as u64 * total <= accounted * 100 {
-                out[k] = ms;
-                k += 1;
-            }
-        }
+        assert!(module::idle_ms_percentiles(
+            &mut entries,
+            aggr_interval_us,
+            &mut out
+        ));
+        out
+    }
+
+    /// The module's percentiles of (size, idle ms) pairs: one aggregation lasting 1 ms,
+    /// negative for accessed memory.
+    fn module_percentiles_ms(regions: &[(u64, i64)]) -> [i64; NR_PERCENTILES] {
+        let mut entries: Vec<module::IdleEntry> = (regions.iter())
+            .map(|&(size, idle_aggrs)| module::IdleEntry { idle_aggrs, size })
+            .collect();
+        let mut out = [0; NR_PERCENTILES];
+        assert!(module::idle_ms_percentiles(&mut entries, 1000, &mut out));
         out
     }
 
@@ -285,12 +309,12 @@ mod tests {
     fn derived_shares_are_within_one_percent() {
         // The share idle at least 60 s sweeps 0..100 % in steps of 0.1 %, the rest being
         // accessed: the estimate is never below the truth and never 1 % above it; the
-        // accessed share never above the truth and never 1 % below it.
+        // accessed share never above the truth and never 1 % below it. At a 500 ms
+        // aggregation interval, accessed for 10 windows is -5 s, idle for 240 is 120 s.
         let total = 1000u64;
         for idle in 0..=total {
             let accessed = total - idle;
-            let regions = [(accessed, -5_000), (idle, 120_000)];
-            let p = kernel_percentiles(&regions);
+            let p = module_percentiles(&[(accessed, 3, 9), (idle, 0, 239)], 500_000);
             let idle_pct = percent_idle_at_least(&p, 60_000);
             let accessed_pct = percent_accessed(&p);
             // In tenths of a percent: integers, so exact.
@@ -306,10 +330,77 @@ mod tests {
         }
     }
 
+    /// xorshift64, for reproducible region sets.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    #[test]
+    fn derived_shares_match_the_module_on_random_regions() {
+        // Random region sets through the module's code: the shares the exporter derives
+        // from the 101 percentiles are the true byte shares rounded to whole percents,
+        // up for the idle share and down for the accessed one, exactly as the module
+        // documentation of this file derives.
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let thresholds_ms = [0, 1_000, 10_000, 60_000, 600_000, 3_600_000];
+        for _ in 0..2000 {
+            let aggr_interval_us = 5_000 + rng.below(5_000_000);
+            let regions: Vec<(u64, u32, u32)> = (0..1 + rng.below(40))
+                .map(|_| {
+                    let bits = 1 + rng.below(34);
+                    let size = 1 + rng.below(1 << bits);
+                    let nr_accesses = if rng.below(3) == 0 {
+                        1 + rng.below(20) as u32
+                    } else {
+                        0
+                    };
+                    (size, nr_accesses, rng.below(5000) as u32)
+                })
+                .collect();
+            let p = module_percentiles(&regions, aggr_interval_us);
+            // The truth, in bytes, from each region's own idle time.
+            let ms = |&(size, nr, age): &(u64, u32, u32)| {
+                let entry = module::IdleEntry::from_region(&RegionSample::new(0, size, nr, age));
+                module::idle_ms(entry.idle_aggrs, aggr_interval_us)
+            };
+            let total: u128 = regions.iter().map(|r| u128::from(r.0)).sum();
+            let bytes_where = |keep: &dyn Fn(i64) -> bool| -> u128 {
+                (regions.iter())
+                    .filter(|r| keep(ms(r)))
+                    .map(|r| u128::from(r.0))
+                    .sum()
+            };
+            // The fixed thresholds, and each region's own idle time (the boundary case).
+            let own: Vec<i64> = regions.iter().map(ms).collect();
+            for t in thresholds_ms.into_iter().chain(own) {
+                let idle = bytes_where(&|m| m >= t);
+                let estimate = u128::from(percent_idle_at_least(&p, t));
+                assert!(
+                    estimate * total >= 100 * idle && estimate * total < 100 * idle + total,
+                    "{regions:?} at {aggr_interval_us} us, t {t} ms: {estimate} % for \
+                     {idle} of {total} bytes"
+                );
+            }
+            let accessed = bytes_where(&|m| m <= 0);
+            let estimate = u128::from(percent_accessed(&p));
+            assert!(
+                estimate * total <= 100 * accessed && (estimate + 1) * total > 100 * accessed,
+                "{regions:?}: {estimate} % accessed for {accessed} of {total} bytes"
+            );
+        }
+    }
+
     #[test]
     fn thresholds_split_idle_memory() {
         // 30 % accessed, 20 % idle 5 s, 40 % idle 2 min, 10 % idle 20 min.
-        let p = kernel_percentiles(&[(30, -800), (20, 5_000), (40, 120_000), (10, 1_200_000)]);
+        let p = module_percentiles_ms(&[(30, -800), (20, 5_000), (40, 120_000), (10, 1_200_000)]);
         assert_eq!(percent_accessed(&p), 30);
         assert_eq!(percent_idle_at_least(&p, 1_000), 70);
         assert_eq!(percent_idle_at_least(&p, 10_000), 50);
