@@ -28,8 +28,10 @@ macro_rules! log {
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// Address and port to serve /metrics on.
-    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:9816")]
+    /// Address and port to serve /metrics on. Loopback by default: 9816 is not in
+    /// Prometheus' port registry, so nothing is exposed until a fleet chooses the
+    /// address (and its port) to open.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9816")]
     listen: String,
 
     /// Write the metrics to this file atomically (for node_exporter's textfile
