@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
-# The exporter end to end: damon_stat enabled, damon-stat-exporter serving on loopback, a
-# real Prometheus (Debian's) scraping it every second, and a PromQL query through
-# Prometheus' HTTP API for the median idle time, checked against the parameter file.
+# The exporter end to end: damon_stat enabled, damon-stat-exporter serving on its default
+# address (loopback, port 9816), a real Prometheus (Debian's) scraping it every second,
+# and PromQL queries through Prometheus' HTTP API: the median idle time checked against
+# the parameter file, the default set of eight percentiles, damon_stat_info for a loaded
+# module on this kernel, kdamond_running, and MemTotal.
 # vm-timeout: 400
 # vm-needs: host-userland
 . /guest/lib.sh
@@ -36,13 +38,15 @@ exporter_up() { wget -qO- "http://$EXPORTER_ADDR/metrics" 2>/dev/null | grep -qx
 refreshed() { [ "$(cut -d, -f101 $P/memory_idle_ms_percentiles)" != 0 ]; }
 scraped() { [ "$(promql 'up{job="damon_stat"}' 2>/dev/null)" = 1 ]; }
 median_ms() { cut -d, -f51 $P/memory_idle_ms_percentiles; }
+eight_percentiles() { [ "$(promql 'count(damon_stat_memory_idle_seconds)' 2>/dev/null)" = 8 ]; }
 
 check "damon-stat-exporter is on the guest's PATH" sh -c 'command -v damon-stat-exporter >/dev/null'
 check "prometheus is on the guest's PATH" sh -c 'command -v prometheus >/dev/null'
 check "modprobe damon_stat enabled=Y" modprobe damon_stat enabled=Y
 workload=$(start_workload)
 
-damon-stat-exporter --listen "$EXPORTER_ADDR" 2>/tmp/exporter.log &
+# No --listen: the default is $EXPORTER_ADDR.
+damon-stat-exporter 2>/tmp/exporter.log &
 exporter=$!
 cat > /tmp/prometheus.yml <<EOF
 global:
@@ -64,6 +68,20 @@ if check "Prometheus scrapes the exporter (up == 1)" wait_until 120 scraped; the
 	echo "--- Prometheus' log"; tail -n 20 /tmp/prometheus.log
 fi
 check "PromQL: damon_stat_enabled is 1" [ "$(promql damon_stat_enabled)" = 1 ]
+check "PromQL: damon_stat_kdamond_running is 1" [ "$(promql damon_stat_kdamond_running)" = 1 ]
+# A loaded module (it has /sys/module/damon_stat/initstate), whose link mode sysfs does
+# not show, on the guest's kernel.
+check "PromQL: damon_stat_info says module (link_mode unknown) on $(uname -r)" \
+	[ "$(promql "damon_stat_info{link_mode=\"unknown\",version=\"unknown\",kernel=\"$(uname -r)\"}")" = 1 ]
+# Waited for: the first scrapes may predate the first refresh, which has no percentiles.
+check "PromQL: eight percentiles by default" \
+	wait_until 10 eight_percentiles
+check "PromQL: they are p0, p10, p25, p50, p75, p90, p99 and p100, labelled percentile" \
+	[ "$(promql 'count(damon_stat_memory_idle_seconds{percentile=~"0|10|25|50|75|90|99|100"})')" = 8 ]
+mem_total_kib=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo)
+check "PromQL: damon_stat_memory_total_bytes is MemTotal ($mem_total_kib kB)" \
+	awk -v v="$(promql damon_stat_memory_total_bytes)" -v kib="$mem_total_kib" \
+	'BEGIN { exit !(v == kib * 1024) }'
 
 # The median Prometheus holds is the one the parameter file shows, in seconds. The file
 # is read before and after the query, 1.5 s apart so that Prometheus scrapes in between;
@@ -73,7 +91,7 @@ matched=no
 for round in 1 2 3 4 5 6 7 8 9 10; do
 	before=$(median_ms)
 	sleep 1.5
-	median=$(promql 'damon_stat_memory_idle_seconds{quantile="0.5"}') || break
+	median=$(promql 'damon_stat_memory_idle_seconds{percentile="50"}') || break
 	after=$(median_ms)
 	echo "round $round: Prometheus says $median s; p50 in the file $before ms, then $after ms"
 	[ "$after" = "$before" ] || continue

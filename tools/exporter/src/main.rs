@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use damon_stat_exporter::metrics::{encode_reading, CONTENT_TYPE};
+use damon_stat_exporter::metrics::{encode_reading, Options, CONTENT_TYPE};
 use damon_stat_exporter::stats::{read, Reading, Roots};
 use damon_stat_exporter::textfile::write_atomic;
 
@@ -28,8 +28,10 @@ macro_rules! log {
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// Address and port to serve /metrics on.
-    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:9816")]
+    /// Address and port to serve /metrics on. Loopback by default: 9816 is not in
+    /// Prometheus' port registry, so nothing is exposed until a fleet chooses the
+    /// address (and its port) to open.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9816")]
     listen: String,
 
     /// Write the metrics to this file atomically (for node_exporter's textfile
@@ -47,15 +49,22 @@ struct Args {
     #[arg(long, value_name = "DIR", default_value = "/sys")]
     sysfs_root: PathBuf,
 
-    /// Where procfs is mounted, for MemTotal in meminfo (tests use fixture directories).
+    /// Where procfs is mounted, for MemTotal in meminfo and the kernel release (tests use
+    /// fixture directories).
     #[arg(long, value_name = "DIR", default_value = "/proc")]
     procfs_root: PathBuf,
+
+    /// Export all 101 idle time percentiles p0..p100 instead of p0, p10, p25, p50, p75,
+    /// p90, p99 and p100.
+    #[arg(long)]
+    all_percentiles: bool,
 }
 
 /// Reads and encodes one scrape, reporting on stderr what went wrong when that changes
 /// (so that a scrape every few seconds does not repeat the same line forever).
 struct Scraper {
     roots: Roots,
+    options: Options,
     last_problem: Option<String>,
 }
 
@@ -81,7 +90,7 @@ impl Scraper {
             }
             self.last_problem = problem;
         }
-        encode_reading(&reading)
+        encode_reading(&reading, &self.options)
     }
 }
 
@@ -144,6 +153,9 @@ fn main() -> ExitCode {
         roots: Roots {
             sysfs: args.sysfs_root,
             procfs: args.procfs_root,
+        },
+        options: Options {
+            all_percentiles: args.all_percentiles,
         },
         last_problem: None,
     };

@@ -6,6 +6,11 @@
 //! 6.17 and later: `enabled`, `estimated_memory_bandwidth` and
 //! `memory_idle_ms_percentiles` always; `aggr_interval_us` (6.18) and `kdamond_pid` only
 //! on newer kernels, so those two are optional.
+//!
+//! Besides the parameters, what the machine says about where DAMON_STAT comes from: a
+//! loadable module has `/sys/module/damon_stat/initstate`, built-in code has not; a
+//! module version shows in `/sys/module/damon_stat/version` when the module declares
+//! one; the kernel release is `/proc/sys/kernel/osrelease` (`uname -r`).
 
 use std::fmt;
 use std::fs::File;
@@ -14,6 +19,12 @@ use std::path::{Path, PathBuf};
 
 /// Where the module's parameters live below the sysfs root.
 pub const PARAMETERS_DIR: &str = "module/damon_stat/parameters";
+
+/// The module's own directory below the sysfs root.
+pub const MODULE_DIR: &str = "module/damon_stat";
+
+/// The label value for what the machine does not say.
+pub const UNKNOWN: &str = "unknown";
 
 /// Number of idle time percentiles DAMON_STAT publishes: p0, p1, ..., p100.
 pub const NR_PERCENTILES: usize = 101;
@@ -38,6 +49,41 @@ pub struct Stats {
     pub kdamond_pid: Option<i64>,
     /// `MemTotal` of /proc/meminfo, in bytes.
     pub mem_total_bytes: u64,
+    /// Where DAMON_STAT comes from, and the kernel it runs on.
+    pub origin: Origin,
+}
+
+/// How DAMON_STAT is linked into the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkMode {
+    /// Upstream's DAMON_STAT, built into the kernel (6.17 and later; it cannot be a
+    /// module): no `initstate` in its sysfs directory.
+    Builtin,
+    /// A loadable module (this project's damon_stat). Whether it was built linked to
+    /// DAMON's symbols or resolves them through kallsyms (modinfo's `damon_link`) is in
+    /// the .ko file only: sysfs does not show it.
+    ModuleUnknown,
+}
+
+impl LinkMode {
+    /// The value of the `link_mode` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            LinkMode::Builtin => "builtin",
+            LinkMode::ModuleUnknown => UNKNOWN,
+        }
+    }
+}
+
+/// Where DAMON_STAT comes from, and the kernel it runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Built in or a module.
+    pub link_mode: LinkMode,
+    /// `/sys/module/damon_stat/version`, when the module declares a version.
+    pub version: Option<String>,
+    /// `/proc/sys/kernel/osrelease`, the kernel release `uname -r` prints.
+    pub kernel: Option<String>,
 }
 
 impl Stats {
@@ -131,6 +177,8 @@ pub fn read(roots: &Roots) -> Result<Reading, ReadError> {
         .map(|(path, text)| parse_number(&path, &text))
         .transpose()?;
 
+    let origin = read_origin(roots)?;
+
     let meminfo = roots.procfs.join("meminfo");
     let mem_total_bytes = match read_small(&meminfo)? {
         Some(text) => parse_mem_total(&meminfo, &text)?,
@@ -144,7 +192,37 @@ pub fn read(roots: &Roots) -> Result<Reading, ReadError> {
         aggr_interval_us,
         kdamond_pid,
         mem_total_bytes,
+        origin,
     })))
+}
+
+/// Reads where DAMON_STAT comes from. The files are optional: a missing one means
+/// "built in" (`initstate`) or "not known" (the others).
+fn read_origin(roots: &Roots) -> Result<Origin, ReadError> {
+    let module = roots.sysfs.join(MODULE_DIR);
+    let link_mode = match std::fs::symlink_metadata(module.join("initstate")) {
+        Ok(_) => LinkMode::ModuleUnknown,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => LinkMode::Builtin,
+        Err(e) => return Err(io_error(&module.join("initstate"), &e)),
+    };
+    let one_line = |path: PathBuf| -> Result<Option<String>, ReadError> {
+        let Some(text) = read_small(&path)? else {
+            return Ok(None);
+        };
+        let v = value(&text);
+        if v.is_empty() || v.contains('\n') {
+            return Err(error(
+                &path,
+                format!("expected one non-empty line, found {}", shown(v)),
+            ));
+        }
+        Ok(Some(v.to_owned()))
+    };
+    Ok(Origin {
+        link_mode,
+        version: one_line(module.join("version"))?,
+        kernel: one_line(roots.procfs.join("sys/kernel/osrelease"))?,
+    })
 }
 
 fn error(path: &Path, problem: impl Into<String>) -> ReadError {

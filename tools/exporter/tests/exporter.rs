@@ -78,11 +78,17 @@ fn get(series: &Series, key: &str) -> f64 {
 
 /// Runs the textfile mode once on `root` and returns the parsed file and stderr.
 fn textfile_once(root: &Path) -> (Series, String) {
+    textfile_once_with(root, &[])
+}
+
+/// Runs the textfile mode once on `root` with extra flags.
+fn textfile_once_with(root: &Path, flags: &[&str]) -> (Series, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("damon_stat.prom");
     let out = Command::new(EXPORTER)
         .arg("--textfile")
         .arg(&path)
+        .args(flags)
         .args(root_args(root))
         .output()
         .expect("run the exporter");
@@ -106,26 +112,42 @@ fn fixture_percentiles_seconds(root: &Path) -> Vec<f64> {
         .collect()
 }
 
-fn quantile_key(k: usize) -> String {
-    let q = match k {
-        0 => "0".to_owned(),
-        100 => "1".to_owned(),
-        _ => format!("0.{k:02}").trim_end_matches('0').to_owned(),
-    };
-    format!("damon_stat_memory_idle_seconds{{quantile=\"{q}\"}}")
+/// The percentiles exported without --all-percentiles.
+const DEFAULT_PERCENTILES: [usize; 8] = [0, 10, 25, 50, 75, 90, 99, 100];
+
+fn percentile_key(k: usize) -> String {
+    format!("damon_stat_memory_idle_seconds{{percentile=\"{k}\"}}")
 }
 
-fn assert_percentiles_exported(series: &Series, root: &Path) {
+/// Checks that exactly the percentiles `wanted` are exported, with the fixture's values.
+fn assert_percentiles_exported(series: &Series, root: &Path, wanted: &[usize]) {
     let expected = fixture_percentiles_seconds(root);
     assert_eq!(expected.len(), 101);
-    for (k, seconds) in expected.iter().enumerate() {
-        assert_eq!(get(series, &quantile_key(k)), *seconds, "p{k}");
+    for &k in wanted {
+        assert_eq!(get(series, &percentile_key(k)), expected[k], "p{k}");
     }
-    let quantiles = series
+    let exported: Vec<&String> = series
         .keys()
         .filter(|k| k.starts_with("damon_stat_memory_idle_seconds{"))
-        .count();
-    assert_eq!(quantiles, 101);
+        .collect();
+    assert_eq!(exported.len(), wanted.len(), "{exported:#?}");
+}
+
+/// The key of `damon_stat_info` (labels sorted by name, as `parse` keys them).
+fn info_key(kernel: &str, link_mode: &str, version: &str) -> String {
+    format!(
+        "damon_stat_info{{kernel=\"{kernel}\",link_mode=\"{link_mode}\",version=\"{version}\"}}"
+    )
+}
+
+/// The one `damon_stat_info` series: its key and value.
+fn info(series: &Series) -> (String, f64) {
+    let infos: Vec<_> = series
+        .iter()
+        .filter(|(k, _)| k.starts_with("damon_stat_info{"))
+        .collect();
+    assert_eq!(infos.len(), 1, "{series:#?}");
+    (infos[0].0.clone(), *infos[0].1)
 }
 
 /// `damon_stat_memory_idle_bytes` for each threshold, as whole percents of MemTotal.
@@ -143,7 +165,10 @@ fn idle_percents(series: &Series, mem_total: f64) -> [f64; 4] {
 struct Expected {
     fixture: &'static str,
     enabled: f64,
-    kdamond_pid: Option<f64>,
+    kdamond_running: Option<f64>,
+    /// `kernel` and `link_mode` of `damon_stat_info`.
+    kernel: &'static str,
+    link_mode: &'static str,
     bandwidth: f64,
     aggregation_interval: Option<f64>,
     mem_total_kib: u64,
@@ -158,7 +183,9 @@ const KERNELS: [Expected; 4] = [
     Expected {
         fixture: "damon_stat-6.12-qemu",
         enabled: 1.0,
-        kdamond_pid: Some(71.0),
+        kdamond_running: Some(1.0),
+        kernel: "6.12.58",
+        link_mode: "unknown",
         bandwidth: 1394360507.0,
         aggregation_interval: Some(0.46064),
         mem_total_kib: 1006836,
@@ -170,19 +197,24 @@ const KERNELS: [Expected; 4] = [
     Expected {
         fixture: "damon_stat-6.12",
         enabled: 1.0,
-        kdamond_pid: Some(87.0),
+        kdamond_running: Some(1.0),
+        kernel: "6.12.57+deb13-amd64",
+        link_mode: "unknown",
         bandwidth: 1341231104.0,
         aggregation_interval: Some(0.4),
         mem_total_kib: 2014548,
         idle_percents: [88.0, 78.0, 63.0, 38.0],
         accessed_ratio: 0.12,
     },
-    // Stopped after a run: the last values stay, the pid is -1. 3 % at -6.5 s, 7 % at
+    // Stopped after a run: the last values stay, the pid is -1 (no kdamond runs). 3 % at
+    // -6.5 s, 7 % at
     // -0.65 s, 60 % idle 1.95 s, 30 % idle 65 s.
     Expected {
         fixture: "upstream-7.3",
         enabled: 0.0,
-        kdamond_pid: Some(-1.0),
+        kdamond_running: Some(0.0),
+        kernel: "7.3.0-rc2",
+        link_mode: "builtin",
         bandwidth: 21474836480.0,
         aggregation_interval: Some(0.65),
         mem_total_kib: 65844360,
@@ -194,7 +226,9 @@ const KERNELS: [Expected; 4] = [
     Expected {
         fixture: "upstream-6.17",
         enabled: 1.0,
-        kdamond_pid: None,
+        kdamond_running: None,
+        kernel: "6.17.4",
+        link_mode: "builtin",
         bandwidth: 734003200.0,
         aggregation_interval: None,
         mem_total_kib: 2014548,
@@ -213,7 +247,20 @@ fn fixtures_of_each_kernel() {
         assert_eq!(get(&series, "damon_stat_up"), 1.0, "{f}");
         assert_eq!(get(&series, "damon_stat_enabled"), e.enabled, "{f}");
         let optional = |key: &str| series.get(key).copied();
-        assert_eq!(optional("damon_stat_kdamond_pid"), e.kdamond_pid, "{f}");
+        assert_eq!(
+            optional("damon_stat_kdamond_running"),
+            e.kdamond_running,
+            "{f}"
+        );
+        assert!(
+            series.keys().all(|k| !k.contains("pid")),
+            "{f}: a PID is no metric"
+        );
+        assert_eq!(
+            info(&series),
+            (info_key(e.kernel, e.link_mode, "unknown"), 1.0),
+            "{f}"
+        );
         let interval = optional("damon_stat_aggregation_interval_seconds");
         assert_eq!(interval, e.aggregation_interval, "{f}");
         let bandwidth = get(
@@ -221,8 +268,13 @@ fn fixtures_of_each_kernel() {
             "damon_stat_estimated_memory_bandwidth_bytes_per_second",
         );
         assert_eq!(bandwidth, e.bandwidth, "{f}");
-        assert_percentiles_exported(&series, &root);
+        assert_percentiles_exported(&series, &root, &DEFAULT_PERCENTILES);
         let mem_total = (e.mem_total_kib * 1024) as f64;
+        assert_eq!(
+            get(&series, "damon_stat_memory_total_bytes"),
+            mem_total,
+            "{f}"
+        );
         assert_eq!(idle_percents(&series, mem_total), e.idle_percents, "{f}");
         let accessed = get(&series, "damon_stat_memory_accessed_ratio");
         assert_eq!(accessed, e.accessed_ratio, "{f}");
@@ -240,9 +292,15 @@ fn no_percentiles_before_the_first_refresh() {
     let (series, _) = textfile_once(&fixture("damon_stat-starting"));
     assert_eq!(get(&series, "damon_stat_up"), 1.0);
     assert_eq!(get(&series, "damon_stat_enabled"), 1.0);
-    assert_eq!(get(&series, "damon_stat_kdamond_pid"), 92.0);
+    assert_eq!(get(&series, "damon_stat_kdamond_running"), 1.0);
+    assert_eq!(
+        get(&series, "damon_stat_memory_total_bytes"),
+        (2014548u64 * 1024) as f64
+    );
     assert!(
-        series.keys().all(|k| !k.starts_with("damon_stat_memory_")),
+        (series.keys())
+            .filter(|k| k.starts_with("damon_stat_memory_"))
+            .all(|k| k == "damon_stat_memory_total_bytes"),
         "all-zero percentiles are no result: {series:#?}"
     );
 }
@@ -280,7 +338,7 @@ fn param(root: &Path, name: &str) -> PathBuf {
 #[test]
 fn bad_files_give_up_0_and_say_which() {
     type Breakage = fn(&Path);
-    let cases: [(&str, &str, Breakage); 10] = [
+    let cases: [(&str, &str, Breakage); 12] = [
         ("enabled", "expected Y or N", |r| {
             fs::write(param(r, "enabled"), "maybe\n").unwrap()
         }),
@@ -314,6 +372,12 @@ fn bad_files_give_up_0_and_say_which() {
         }),
         ("enabled", "missing, though", |r| {
             fs::remove_file(param(r, "enabled")).unwrap()
+        }),
+        ("version", "expected one non-empty line", |r| {
+            fs::write(r.join("sys/module/damon_stat/version"), "\n").unwrap()
+        }),
+        ("osrelease", "expected one non-empty line", |r| {
+            fs::write(r.join("proc/sys/kernel/osrelease"), "6.12\n6.13\n").unwrap()
         }),
         ("meminfo", "no MemTotal line", |r| {
             fs::write(r.join("proc/meminfo"), "MemFree: 1 kB\n").unwrap()
@@ -349,10 +413,80 @@ fn optional_files_may_be_missing_one_by_one() {
         let (series, stderr) = textfile_once(dir.path());
         assert_eq!(stderr, "");
         assert_eq!(get(&series, "damon_stat_up"), 1.0);
-        // All 111 series (up, enabled, pid, bandwidth, interval, 101 quantiles, 4 idle
-        // byte counts, the accessed share) but the one whose file is missing.
-        assert_eq!(series.len(), 110, "{name}");
+        // All 20 series (up, info, enabled, kdamond_running, bandwidth, interval, total,
+        // 8 percentiles, 4 idle byte counts, the accessed share) but the one whose file
+        // is missing.
+        assert_eq!(series.len(), 19, "{name}: {series:#?}");
     }
+}
+
+#[test]
+fn all_percentiles_on_request() {
+    for fixture_name in ["damon_stat-6.12", "upstream-6.17"] {
+        let root = fixture(fixture_name);
+        let (series, _) = textfile_once_with(&root, &["--all-percentiles"]);
+        let all: Vec<usize> = (0..=100).collect();
+        assert_percentiles_exported(&series, &root, &all);
+        // The rest is as without the flag.
+        let (default, _) = textfile_once(&root);
+        let others = |s: &Series| -> Series {
+            (s.iter())
+                .filter(|(k, _)| !k.starts_with("damon_stat_memory_idle_seconds{"))
+                .map(|(k, v)| (k.clone(), *v))
+                .collect()
+        };
+        assert_eq!(others(&series), others(&default), "{fixture_name}");
+    }
+}
+
+#[test]
+fn info_says_where_damon_stat_comes_from() {
+    // A module that declares a version (damon_stat declares none yet): sysfs shows it.
+    let dir = copy_fixture("damon_stat-6.12");
+    fs::write(dir.path().join("sys/module/damon_stat/version"), "0.2.0\n").expect("write");
+    let (series, stderr) = textfile_once(dir.path());
+    assert_eq!(stderr, "");
+    let expected = info_key("6.12.57+deb13-amd64", "unknown", "0.2.0");
+    assert_eq!(info(&series), (expected, 1.0));
+
+    // Without initstate the code is built in, whatever the kernel version says.
+    fs::remove_file(dir.path().join("sys/module/damon_stat/initstate")).expect("rm");
+    let (series, _) = textfile_once(dir.path());
+    let expected = info_key("6.12.57+deb13-amd64", "builtin", "0.2.0");
+    assert_eq!(info(&series), (expected, 1.0));
+
+    // No kernel release to read: said so, not guessed, and nothing else changes.
+    fs::remove_file(dir.path().join("proc/sys/kernel/osrelease")).expect("rm");
+    let (series, stderr) = textfile_once(dir.path());
+    assert_eq!(stderr, "");
+    assert_eq!(get(&series, "damon_stat_up"), 1.0);
+    assert_eq!(
+        info(&series),
+        (info_key("unknown", "builtin", "0.2.0"), 1.0)
+    );
+
+    // Label values are escaped by the encoder, not cut short.
+    fs::write(
+        dir.path().join("sys/module/damon_stat/version"),
+        "1.0 \"quoted\\\n",
+    )
+    .expect("write");
+    let text = {
+        let out = tempfile::tempdir().expect("tempdir");
+        let path = out.path().join("x.prom");
+        let status = Command::new(EXPORTER)
+            .arg("--textfile")
+            .arg(&path)
+            .args(root_args(dir.path()))
+            .status()
+            .expect("run");
+        assert!(status.success());
+        fs::read_to_string(&path).expect("textfile")
+    };
+    assert!(
+        text.contains(r#"version="1.0 \"quoted\\""#),
+        "escaped label value in:\n{text}"
+    );
 }
 
 #[test]
@@ -371,7 +505,11 @@ fn textfile_is_replaced_whole_and_readable() {
         assert!(status.success());
     }
     let series = parse(&fs::read_to_string(&path).expect("textfile"));
-    assert_eq!(get(&series, "damon_stat_kdamond_pid"), 87.0);
+    let (key, _) = info(&series);
+    assert!(
+        key.contains("kernel=\"6.12.57+deb13-amd64\""),
+        "the last run's: {key}"
+    );
     let mode = fs::metadata(&path).expect("stat").permissions().mode();
     assert_eq!(mode & 0o777, 0o644, "node_exporter must be able to read it");
     let names: Vec<_> = fs::read_dir(dir.path())
@@ -403,6 +541,8 @@ fn bad_flags_are_refused() {
         &["--textfile", "x.prom", "--listen", "127.0.0.1:0"],
         &["--textfile", "x.prom", "--interval", "0"],
         &["--no-such-flag"],
+        &["--all-percentiles=yes"],
+        &["--listen", "127.0.0.1:9816", "stray-argument"],
     ] {
         let out = Command::new(EXPORTER).args(args).output().expect("run");
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -484,7 +624,7 @@ fn http_round_trip_reads_on_every_scrape() {
     );
     let series = parse(&body);
     assert_eq!(get(&series, "damon_stat_enabled"), 1.0);
-    assert_percentiles_exported(&series, dir.path());
+    assert_percentiles_exported(&series, dir.path(), &DEFAULT_PERCENTILES);
 
     // The next scrape sees a change at once: nothing is cached.
     fs::write(param(dir.path(), "enabled"), "N\n").expect("write");

@@ -3,6 +3,8 @@
 //! The systemd unit and its textfile drop-in, checked by systemd's own tools:
 //! `systemd-analyze verify` (syntax, directives, the executable) and `systemd-analyze
 //! security --offline` (the sandboxing, scored). No running systemd is needed.
+//! Also: the unit listens where the binary does by default (loopback), and the drop-in
+//! Documentation/fleet.md gives for opening the port verifies clean.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,9 +21,36 @@ fn shipped(name: &str) -> String {
     fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The drop-in Documentation/fleet.md gives for opening the port: the ```ini block whose
+/// first line names it.
+fn documented_listen_drop_in() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Documentation/fleet.md");
+    let doc = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let first = "# /etc/systemd/system/damon-stat-exporter.service.d/listen.conf\n";
+    let start = doc
+        .find(&format!("```ini\n{first}"))
+        .unwrap_or_else(|| panic!("fleet.md has no ```ini block starting with {first}"));
+    let block = &doc[start + "```ini\n".len()..];
+    let end = block.find("```").expect("the block ends");
+    block[..end].to_owned()
+}
+
 /// A unit directory with the shipped files, the binary path pointing at the one cargo
 /// built (verify checks that ExecStart's executable exists).
 fn unit_dir(with_drop_in: bool, drop_in_extra: &str) -> tempfile::TempDir {
+    unit_dir_with(
+        if with_drop_in {
+            Some("textfile.conf")
+        } else {
+            None
+        },
+        drop_in_extra,
+    )
+}
+
+/// A unit directory with the shipped unit and, if named, a drop-in: a shipped file or the
+/// documented listen.conf.
+fn unit_dir_with(drop_in: Option<&str>, drop_in_extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let unit = shipped(UNIT);
     assert!(unit.contains(INSTALLED_BINARY));
@@ -30,17 +59,24 @@ fn unit_dir(with_drop_in: bool, drop_in_extra: &str) -> tempfile::TempDir {
         unit.replace(INSTALLED_BINARY, EXPORTER),
     )
     .expect("unit");
-    if with_drop_in {
+    if let Some(name) = drop_in {
         let drop_in_dir = dir.path().join(format!("{UNIT}.d"));
         fs::create_dir(&drop_in_dir).expect("drop-in dir");
-        let drop_in = shipped("textfile.conf").replace(INSTALLED_BINARY, EXPORTER);
-        fs::write(
-            drop_in_dir.join("textfile.conf"),
-            format!("{drop_in}{drop_in_extra}"),
-        )
-        .expect("drop-in");
+        let text = match name {
+            "listen.conf" => documented_listen_drop_in(),
+            _ => shipped(name),
+        };
+        let drop_in = text.replace(INSTALLED_BINARY, EXPORTER);
+        fs::write(drop_in_dir.join(name), format!("{drop_in}{drop_in_extra}")).expect("drop-in");
     }
     dir
+}
+
+/// The `--listen` value of an `ExecStart=` line, if it has one.
+fn listen_of(exec_start: &str) -> Option<&str> {
+    let mut words = exec_start.split_whitespace();
+    words.find(|&w| w == "--listen")?;
+    words.next()
 }
 
 fn analyze(dir: &Path, args: &[&str]) -> Output {
@@ -79,6 +115,70 @@ fn unit_and_drop_in_verify_clean() {
     assert!(
         stderr(&out).contains("Unknown key 'ProtectSytem'"),
         "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unit_listens_where_the_binary_does_by_default() {
+    // The binary's default, as --help shows it.
+    let help = Command::new(EXPORTER)
+        .arg("--help")
+        .output()
+        .expect("--help");
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let default = help
+        .split("[default: ")
+        .skip(1)
+        .find_map(|rest| {
+            let value = rest.split(']').next()?;
+            value.contains(':').then_some(value)
+        })
+        .unwrap_or_else(|| panic!("no ADDR:PORT default in --help:\n{help}"));
+    assert!(
+        default.starts_with("127.0.0.1:"),
+        "loopback by default: {default}"
+    );
+
+    let unit = shipped(UNIT);
+    let exec_starts: Vec<&str> = unit
+        .lines()
+        .filter(|l| l.starts_with("ExecStart="))
+        .collect();
+    assert_eq!(exec_starts.len(), 1, "{exec_starts:?}");
+    assert_eq!(
+        listen_of(exec_starts[0]),
+        Some(default),
+        "{}",
+        exec_starts[0]
+    );
+
+    // The documented way to open it resets ExecStart= and listens on all addresses.
+    let drop_in = documented_listen_drop_in();
+    let lines: Vec<&str> = drop_in.lines().collect();
+    assert!(lines.contains(&"ExecStart="), "{drop_in}");
+    let open = lines
+        .iter()
+        .find(|l| l.starts_with("ExecStart=/"))
+        .unwrap_or_else(|| panic!("no ExecStart in {drop_in}"));
+    assert_eq!(listen_of(open), Some("0.0.0.0:9816"), "{open}");
+}
+
+#[test]
+fn documented_listen_drop_in_verifies_clean() {
+    let dir = unit_dir_with(Some("listen.conf"), "");
+    let out = analyze(dir.path(), &["verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    // Still sandboxed as the unit: the address filter does not cost exposure.
+    let out = analyze(
+        dir.path(),
+        &["security", "--offline=true", "--no-pager", "--threshold=20"],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
         stderr(&out)
     );
 }
