@@ -31,7 +31,10 @@ step "cargo test (host: the shared logic)"
 unset RUSTC
 cargo test --quiet 2>&1
 
-step "python3 -m unittest (host: the rig's kernel log checker)"
+step "promtool: the exporter's output and its rules"
+"$REPO_ROOT/tests/exporter/promtool.sh"
+
+step "python3 -m unittest (host: the rig's kernel log checker, the compare report)"
 python3 -m unittest discover -s tests/rig -p 'test_*.py'
 
 if cargo clippy --version >/dev/null 2>&1; then
