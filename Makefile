@@ -61,7 +61,8 @@ endif
 # build-module.sh builds for them (src/damon_stat.ko for x86_64, the others under build/).
 module_ko = $$(source scripts/lib.sh && module_ko)
 
-.PHONY: all setup kernel module exporter clippy host-test bench compare vm-run vm-tests check \
+.PHONY: all setup kernel module exporter clippy host-test bench bench-shape bench-memory compare \
+	vm-run vm-tests check \
 	check-debug check-fleet demo install uninstall clean
 
 all: module
@@ -91,6 +92,13 @@ bench:
 
 compare: setup
 	@scripts/compare.sh
+
+# kdamond's cost in guest instructions, per part of the kernel's shape and per memory size.
+bench-shape: setup
+	@benches/kernel-shape.sh
+
+bench-memory: setup
+	@benches/memory-sweep.sh
 
 # The upstream kernel has DAMON_STAT built in: no module to build or install.
 vm_module = $(if $(filter upstream,$(KERNEL_FLAVOR)),,$(module_ko))
