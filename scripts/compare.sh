@@ -92,7 +92,14 @@ for r in $(seq 1 "$repeat"); do
 		# No KUnit at boot: the test kernel's suites (and the module's, at modprobe) would
 		# run kdamonds of their own before the measurements. vCPU 1 is kdamond's alone
 		# (isolcpus); no KASLR, so that the profile's addresses are System.map's.
-		cmdline="isolcpus=1 nokaslr"
+		# nohz=off: with the idle tick off, an idle vCPU's timers expire on another vCPU,
+		# and 6.12's kdamond, woken on vCPU 1 at the end of a sleep of 20 ms or more
+		# (a timer_list timer), spins in del_timer_sync() until vCPU 0 has finished that
+		# timer's callback: no time on hardware, where the woken CPU takes longer to leave
+		# its idle state, but under TCG 3/4 of the bare 6.12 core's instructions at 50 ms
+		# sampling (2.75 against 0.62 million per second). 7.3's kdamond sleeps on a
+		# high-resolution timer, which stays on its CPU.
+		cmdline="isolcpus=1 nokaslr nohz=off"
 		if [ "$kernel" = upstream ]; then
 			kdir=$upstream_kdir module=
 		else

@@ -128,7 +128,8 @@ def readable_rust(mangled):
         n = int(m.group(1))
         start = i + m.end()
         ident = mangled[start:start + n]
-        if n and len(ident) == n and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", ident):
+        # One-letter matches are pieces of the encoding (hashes, back-references).
+        if n > 1 and len(ident) == n and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", ident):
             idents.append(ident)
             i = start + n
         else:
