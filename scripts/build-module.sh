@@ -93,7 +93,20 @@ what="${module_src#"$REPO_ROOT"/}/src/damon_stat.ko ($arch)"
 
 step "building $what against $kdir${DAMON_STAT_ENABLED_DEFAULT:+ (DAMON_STAT_ENABLED_DEFAULT=$DAMON_STAT_ENABLED_DEFAULT)}"
 note "    $link_note"
+# kbuild rebuilds what changed in the module's sources and flags, but not for another
+# tree of the same release (a kernel rebuilt with another configuration, or a
+# benchmark's variant): its objects would load as "invalid module format". The tree
+# the objects were built against is recorded beside them; another tree cleans first.
+stamp=$module_src/.damon_stat-kdir
+tree_id=$(realpath -- "$kdir"; sha256sum "$kdir/.config" "$kdir/Module.symvers" | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" != "$tree_id" ]; then
+	note "    built against another kernel tree before: cleaning first"
+	make -s -C "$kdir" M="$module_src" "${make_args[@]}" clean >/dev/null 2>&1 || true
+	rm -f "$module_src/src/damon_bindings_generated.rs"
+fi
+rm -f "$stamp"
 make -C "$kdir" M="$module_src" "${make_args[@]}" \
 	DAMON_STAT_ENABLED_DEFAULT="${DAMON_STAT_ENABLED_DEFAULT:-n}" DAMON_STAT_KUNIT="$kunit" \
-	"$@" modules
+	"$@" modules || exit 1
+echo "$tree_id" >"$stamp"
 
