@@ -98,7 +98,7 @@ for r in $(seq 1 "$repeat"); do
 		# timer's callback: no time on hardware, where the woken CPU takes longer to leave
 		# its idle state, but under TCG 3/4 of the bare 6.12 core's instructions at 50 ms
 		# sampling (2.75 against 0.62 million per second). 7.3's kdamond, on the same
-		# timers, did not spin there (0 %): left alone.
+		# kind of timer, did not spin there (0 % of its instructions).
 		cmdline="isolcpus=1 nokaslr nohz=off"
 		if [ "$kernel" = upstream ]; then
 			kdir=$upstream_kdir module=
