@@ -2,7 +2,7 @@
 /*
  * What damon_stat needs from the kernel beyond the `kernel` crate's bindings: DAMON's
  * types and (unexported) functions, kprobes for finding kallsyms_lookup_name, and (on x86)
- * where the CPU feature words are.
+ * where the CPU feature words are; the module's own C helpers.
  *
  * bindings/generate.py runs bindgen on this header with the target kernel's own flags,
  * so struct layouts match the kernel the module is built against.
@@ -10,6 +10,9 @@
 #include <linux/damon.h>
 #include <linux/kprobes.h>
 #include <linux/stddef.h>
+
+/* The module's C helpers (src/ffi/helpers.c). */
+#include "../src/ffi/helpers.h"
 
 #ifdef CONFIG_X86
 #include <asm/processor.h>

@@ -8,6 +8,7 @@
 
 use crate::ffi::damon::{AggregationHandler, Context, DamonApi, Running, Window};
 use crate::ffi::iomem::system_ram_span;
+use crate::ffi::probe;
 use crate::ffi::kunit::{
     kernel_kstrtobool, kunit_expect, kunit_expect_eq, kunit_suite, sleep_ms, CaseError, CaseResult,
     Test,
@@ -46,6 +47,8 @@ macro_rules! damon_stat_suite {
             [
                 $($mode_case,)*
                 system_ram_span_covers_memory,
+                node_spans_cover_system_ram,
+                probe_finds_folios_in_ram_and_none_beyond,
                 paddr_context_is_built_and_freed,
                 kdamond_stopped_right_after_start_is_reaped,
                 kdamond_that_stops_on_its_own_is_reaped,
@@ -191,6 +194,42 @@ fn system_ram_span_covers_memory(test: &mut Test) -> CaseResult {
     kunit_expect!(test, start < end);
     // The guest has at least 64 MiB of RAM.
     kunit_expect!(test, end - start >= 64 << 20);
+    Ok(())
+}
+
+fn node_spans_cover_system_ram(test: &mut Test) -> CaseResult {
+    let (start, end) = system_ram_span().ok_or(ENODEV)?;
+    let nodes = probe::nr_node_ids();
+    kunit_expect!(test, nodes >= 1);
+    // Every node with memory lies within the RAM span, and together they reach both ends.
+    let (mut lo, mut hi) = (u64::MAX, 0u64);
+    for nid in 0..nodes {
+        if let Some((s, e)) = probe::node_span(nid) {
+            kunit_expect!(test, s < e);
+            lo = lo.min(s);
+            hi = hi.max(e);
+        }
+    }
+    kunit_expect!(test, lo <= start);
+    kunit_expect!(test, hi >= end);
+    // Not a node: no span, no crash.
+    kunit_expect!(test, probe::node_span(nodes).is_none());
+    kunit_expect!(test, probe::node_span(usize::MAX).is_none());
+    Ok(())
+}
+
+fn probe_finds_folios_in_ram_and_none_beyond(test: &mut Test) -> CaseResult {
+    let (start, end) = system_ram_span().ok_or(ENODEV)?;
+    // 64 addresses across RAM: the kernel's own memory and the page cache are in use, so
+    // some hold a folio with a reference count.
+    let step = (end - start) / 64;
+    let found = (0..64u64)
+        .filter(|k| probe::folio_at(start + k * step).is_some())
+        .count();
+    kunit_expect!(test, found > 0);
+    // Beyond the end of RAM there is no page: `None`, not a crash.
+    kunit_expect!(test, probe::folio_at(end + (1 << 30)).is_none());
+    kunit_expect!(test, probe::folio_at(!0xfff).is_none());
     Ok(())
 }
 

@@ -3,8 +3,12 @@
 //! The monitoring itself: the DAMON_STAT context and what its kdamond does after every
 //! aggregation window (refresh the published results, tune the intervals).
 
+use crate::breakdown::BREAKDOWN;
 use crate::ffi::damon::{AggregationHandler, Context, DamonApi, Running, Window};
-use crate::ffi::iomem;
+use crate::ffi::{iomem, probe};
+use crate::logic::breakdown::{
+    layout, node_figures, CgroupEntry, Sampler, CGROUP_CAPACITY, MAX_NODES,
+};
 use crate::logic::damon_values::{Attrs, Intervals, RegionSample};
 use crate::logic::percentiles::IdleEntry;
 use crate::logic::published::{Published, Results};
@@ -47,6 +51,16 @@ pub(crate) struct StatHandler {
     regions: KVVec<RegionSample>,
     entries: KVVec<IdleEntry>,
     counters: Counters,
+    /// The breakdown's sampled figures of the current refresh period.
+    sampler: Sampler,
+    /// Its cgroup table.
+    cgroups: KVVec<CgroupEntry>,
+    /// Each region's last sampling address, in the order of `regions`.
+    sampling_addrs: KVVec<u64>,
+    /// Scratch space for a node's part of the regions.
+    clipped: KVVec<RegionSample>,
+    /// The breakdown being made at a refresh, published as one set.
+    breakdown: KVVec<u64>,
     /// The System RAM span that the monitoring target could not be moved to (logged
     /// once, retried at every window).
     failed_span: Option<Span>,
@@ -76,6 +90,11 @@ impl StatHandler {
             regions: KVVec::from_elem(empty, REGION_CAPACITY, GFP_KERNEL)?,
             entries: KVVec::from_elem(IdleEntry::default(), REGION_CAPACITY, GFP_KERNEL)?,
             counters: Counters::default(),
+            sampler: Sampler::new(),
+            cgroups: KVVec::from_elem(CgroupEntry::default(), CGROUP_CAPACITY, GFP_KERNEL)?,
+            sampling_addrs: KVVec::from_elem(0, REGION_CAPACITY, GFP_KERNEL)?,
+            clipped: KVVec::from_elem(empty, REGION_CAPACITY, GFP_KERNEL)?,
+            breakdown: KVVec::from_elem(0, layout::WORDS, GFP_KERNEL)?,
             failed_span: None,
         })
     }
@@ -111,10 +130,12 @@ impl StatHandler {
     /// window copied into the buffer.
     fn handle_window(&mut self, window: &mut Window<'_>, count: usize, intervals: Intervals) {
         let start_ns = Ktime::ktime_get().to_ns();
+        self.sample_folios(window, count, intervals);
         if self.gate.due(start_ns) {
             if let Some(results) = self.compute(count, intervals) {
                 RESULTS.publish(&results);
             }
+            self.publish_breakdown(count, intervals);
             let c = &mut self.counters;
             c.refreshes.record(start_ns, Ktime::ktime_get().to_ns());
             c.refresh_regions_max = c.refresh_regions_max.max(count);
@@ -132,6 +153,51 @@ impl StatHandler {
                 c.tuning_errors = c.tuning_errors.saturating_add(1);
             }
         }
+    }
+
+    /// Records what the folio under each region's last sampling address is: one sample
+    /// per region and window for the breakdown's sampled figures.
+    ///
+    /// One folio lookup per region (a few hundred instructions each), no allocation.
+    fn sample_folios(&mut self, window: &Window<'_>, count: usize, intervals: Intervals) {
+        let addrs = window.copy_sampling_addrs(&mut self.sampling_addrs);
+        let regions = self.regions.get(..count.min(addrs)).unwrap_or(&[]);
+        for (region, &addr) in regions.iter().zip(self.sampling_addrs.iter()) {
+            let info = probe::folio_at(addr);
+            self.sampler
+                .record(&mut self.cgroups, region, info.as_ref(), intervals.aggr_us);
+        }
+        self.sampler.end_window();
+    }
+
+    /// Publishes the breakdown: each node's figures from the `count` regions of this
+    /// window, and the sampled figures of the period that ends here.
+    fn publish_breakdown(&mut self, count: usize, intervals: Intervals) {
+        let regions = self.regions.get(..count).unwrap_or(&[]);
+        let nodes = probe::nr_node_ids().min(MAX_NODES);
+        for nid in 0..MAX_NODES {
+            let start = layout::node(nid);
+            let Some(words) = self.breakdown.get_mut(start..start + layout::NODE_WORDS) else {
+                break;
+            };
+            let span = if nid < nodes { probe::node_span(nid) } else { None };
+            node_figures(
+                regions,
+                span,
+                &mut self.clipped,
+                &mut self.entries,
+                intervals.aggr_us,
+                words,
+            );
+        }
+        self.sampler.finish(&mut self.cgroups, &mut self.breakdown);
+        if let Some(generation) = self.breakdown.get_mut(layout::GENERATION) {
+            // Counted across runs: it goes on from the last publication.
+            let mut last = [0u64];
+            BREAKDOWN.read(layout::GENERATION, &mut last);
+            *generation = last[0].wrapping_add(1);
+        }
+        BREAKDOWN.publish(&self.breakdown);
     }
 
     /// Follows memory hotplug: when the System RAM span differs from the span of the

@@ -164,13 +164,8 @@ impl Window<'_> {
         }
     }
 
-    /// Copies the regions of every target into `buf`.
-    ///
-    /// Returns the number copied, or `Err(n)` with the number of regions when they do not
-    /// all fit (then `buf` holds the first `buf.len()` of them).
-    pub(crate) fn copy_regions(&self, buf: &mut [RegionSample]) -> Result<usize, usize> {
-        let mut slots = buf.iter_mut();
-        let mut count = 0usize;
+    /// Calls `f` with every region of every target, in list order.
+    fn for_each_region(&self, mut f: impl FnMut(&bindings::damon_region)) {
         // SAFETY: During the callback kdamond owns its targets and regions; the lists are
         // well-formed `list_head` rings of `damon_target.list` and `damon_region.list`.
         unsafe {
@@ -181,26 +176,51 @@ impl Window<'_> {
                 let regions = addr_of!((*target).regions_list);
                 let mut r_node = (*regions).next.cast_const();
                 while r_node != regions.cast() {
-                    let r = &*kernel::container_of!(r_node, bindings::damon_region, list);
-                    if let Some(slot) = slots.next() {
-                        *slot = RegionSample {
-                            start: r.ar.start as u64,
-                            end: r.ar.end as u64,
-                            nr_accesses: r.nr_accesses,
-                            age: r.age,
-                        };
-                    }
-                    count = count.saturating_add(1);
+                    f(&*kernel::container_of!(r_node, bindings::damon_region, list));
                     r_node = (*r_node).next.cast_const();
                 }
                 t_node = (*t_node).next.cast_const();
             }
         }
+    }
+
+    /// Copies the regions of every target into `buf`.
+    ///
+    /// Returns the number copied, or `Err(n)` with the number of regions when they do not
+    /// all fit (then `buf` holds the first `buf.len()` of them).
+    pub(crate) fn copy_regions(&self, buf: &mut [RegionSample]) -> Result<usize, usize> {
+        let mut slots = buf.iter_mut();
+        let mut count = 0usize;
+        self.for_each_region(|r| {
+            if let Some(slot) = slots.next() {
+                *slot = RegionSample {
+                    start: r.ar.start as u64,
+                    end: r.ar.end as u64,
+                    nr_accesses: r.nr_accesses,
+                    age: r.age,
+                };
+            }
+            count = count.saturating_add(1);
+        });
         if count > buf.len() {
             Err(count)
         } else {
             Ok(count)
         }
+    }
+
+    /// Copies each region's last sampling address into `buf`, in the order of
+    /// [`Window::copy_regions()`]; returns how many were copied (at most `buf.len()`).
+    pub(crate) fn copy_sampling_addrs(&self, buf: &mut [u64]) -> usize {
+        let mut slots = buf.iter_mut();
+        let mut count = 0usize;
+        self.for_each_region(|r| {
+            if let Some(slot) = slots.next() {
+                *slot = r.sampling_addr as u64;
+                count = count.saturating_add(1);
+            }
+        });
+        count
     }
 
     /// Changes the sampling and aggregation intervals through `damon_set_attrs()`, which

@@ -7,6 +7,9 @@
 //!   (kallsyms mode only; the linked mode has no use for it, see [`damon`]).
 //! - [`damon`]: typed DAMON contexts whose states make misuse impossible.
 //! - [`iomem`]: where System RAM is.
+//! - [`probe`]: what the memory at an address is, where the NUMA nodes are (through the
+//!   C helpers of `helpers.c`, for what the kernel has only as inline functions).
+//! - [`sysfs`]: read-only sysfs directories of text files over a trait.
 //! - [`params`]: module parameters over a trait, their table, and the lock that guards
 //!   them.
 //! - [`kunit`]: KUnit suites written in Rust (6.12 has no `#[kunit_tests]`), in the test
@@ -22,5 +25,7 @@ pub(crate) mod iomem;
 #[cfg(damon_stat_kunit)]
 pub(crate) mod kunit;
 pub(crate) mod params;
+pub(crate) mod probe;
+pub(crate) mod sysfs;
 #[cfg(not(damon_stat_linked))]
 pub(crate) mod symbols;

@@ -12,6 +12,7 @@
 
 pub mod bandwidth;
 pub mod bool_param;
+pub mod breakdown;
 pub mod damon_values;
 // The kallsyms mode's IBT checks; the linked mode makes no indirect call into DAMON.
 #[cfg(not(damon_stat_linked))]

@@ -118,6 +118,69 @@ impl Published {
     }
 }
 
+/// `N` words published together under one sequence counter, read in parts.
+///
+/// The same scheme as [`Published`], for a set of figures too large to copy whole at
+/// every read: a reader copies only the words it shows, and they all come from one
+/// publication.
+pub struct SeqWords<const N: usize> {
+    /// As [`Published`]'s.
+    seq: AtomicUsize,
+    words: [AtomicU64; N],
+}
+
+impl<const N: usize> SeqWords<N> {
+    /// All zero; usable in a `static`.
+    #[cfg_attr(
+        not(MODULE),
+        expect(clippy::new_without_default, reason = "nothing needs a Default")
+    )]
+    pub const fn new() -> Self {
+        Self {
+            seq: AtomicUsize::new(0),
+            words: [const { AtomicU64::new(0) }; N],
+        }
+    }
+
+    /// Publishes the first `N` words of `words` (missing ones as 0); it never blocks.
+    ///
+    /// Callers must guarantee a single publisher at a time, as for [`Published`].
+    pub fn publish(&self, words: &[u64]) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        let mut src = words.iter();
+        for dst in &self.words {
+            dst.store(src.next().copied().unwrap_or(0), Ordering::Relaxed);
+        }
+        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// Copies words `start..start + out.len()` of one publication into `out`; `false`
+    /// (and `out` untouched) when the range is not within the `N` words.
+    pub fn read(&self, start: usize, out: &mut [u64]) -> bool {
+        let Some(src) = start
+            .checked_add(out.len())
+            .and_then(|end| self.words.get(start..end))
+        else {
+            return false;
+        };
+        loop {
+            let before = self.seq.load(Ordering::Acquire);
+            if before & 1 == 0 {
+                for (dst, word) in out.iter_mut().zip(src) {
+                    *dst = word.load(Ordering::Relaxed);
+                }
+                fence(Ordering::Acquire);
+                if self.seq.load(Ordering::Relaxed) == before {
+                    return true;
+                }
+            }
+            spin_loop();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +208,23 @@ mod tests {
         PUBLISHED.publish(&r);
         assert_eq!(PUBLISHED.generation(), 2);
         assert_eq!(PUBLISHED.read(), r);
+    }
+
+    #[test]
+    fn words_are_read_in_parts_of_one_publication() {
+        static WORDS: SeqWords<4> = SeqWords::new();
+        let mut out = [9u64; 2];
+        assert!(WORDS.read(2, &mut out));
+        assert_eq!(out, [0, 0]);
+        WORDS.publish(&[1, 2, 3]);
+        assert!(WORDS.read(1, &mut out));
+        assert_eq!(out, [2, 3]);
+        assert!(WORDS.read(2, &mut out));
+        assert_eq!(out, [3, 0]);
+        // Out of range: refused, not a panic.
+        assert!(!WORDS.read(3, &mut out));
+        assert!(!WORDS.read(usize::MAX, &mut out));
+        assert_eq!(out, [3, 0]);
     }
 
     #[test]

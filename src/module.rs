@@ -16,6 +16,7 @@
 
 use kernel::prelude::*;
 
+mod breakdown;
 mod control;
 mod ffi;
 #[cfg(damon_stat_kunit)]
@@ -37,15 +38,23 @@ module! {
     license: "GPL",
 }
 
-struct DamonStatModule;
+struct DamonStatModule {
+    /// `/sys/module/damon_stat/breakdown/`, removed after monitoring has stopped.
+    _breakdown: ffi::sysfs::Dir<breakdown::BreakdownFiles>,
+}
 
 impl kernel::Module for DamonStatModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         // Every DAMON function is resolved here, so a kernel that lacks one fails the
         // load with a message naming it rather than crashing later.
         let api = ffi::damon::DamonApi::resolve()?;
+        // Before `params::init()`: `enabled=Y` starts kdamond there, and its first refresh
+        // may come before init returns.
+        let breakdown = breakdown::create(module)?;
         params::init(module, api)?;
-        Ok(DamonStatModule)
+        Ok(DamonStatModule {
+            _breakdown: breakdown,
+        })
     }
 }
 
