@@ -150,10 +150,7 @@ fn write_textfile(path: &Path, interval: Option<u64>, scraper: &mut Scraper) -> 
 fn main() -> ExitCode {
     let args = Args::parse();
     let mut scraper = Scraper {
-        roots: Roots {
-            sysfs: args.sysfs_root,
-            procfs: args.procfs_root,
-        },
+        roots: Roots::new(args.sysfs_root, args.procfs_root),
         options: Options {
             all_percentiles: args.all_percentiles,
         },
