@@ -900,7 +900,13 @@ mod tests {
             ]
         );
 
-        // Through a symbolic link the walk does not go: no "/link".
+        // Through a symbolic link the walk does not go: a directory only reachable
+        // through one is not found.
+        let outside = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(outside.path().join("child")).expect("mkdir");
+        std::os::unix::fs::symlink(outside.path(), root.join("elsewhere")).expect("symlink");
+        let wanted = HashSet::from([ino(&outside.path().join("child"))]);
+        assert_eq!(cgroup_paths(root, &wanted), Ok(HashMap::new()));
         let wanted = HashSet::from([ino(&root.join("system.slice"))]);
         let paths = cgroup_paths(root, &wanted).expect("walk");
         assert_eq!(paths.values().collect::<Vec<_>>(), ["/system.slice"]);

@@ -721,6 +721,19 @@ mod tests {
         assert_eq!(top[1].samples, 2);
         assert_eq!(top[1].idle_bytes, [8, 6, 4, 2]);
 
+        // One beyond it: the last one becomes "(other)", a series of the same count.
+        let top = top_cgroups(&all, 4);
+        assert_eq!(
+            names(&top),
+            [
+                ("/", 50),
+                ("(removed)", 35),
+                ("/a", 10),
+                ("/b", 10),
+                (OTHER_CGROUPS, 1)
+            ]
+        );
+
         // Beyond it: the rest in one series, which adds up to the same totals.
         let top = top_cgroups(&all, 2);
         assert_eq!(
