@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! damon_stat's breakdown of its statistics, in `/sys/kernel/mm/damon_stat/`: per NUMA
+//! damon_stat's breakdown of its statistics, in `/sys/module/damon_stat/breakdown/`: per NUMA
 //! node, per page type (anonymous or page cache, base or huge page) and per memory cgroup.
 //!
 //! The directory is damon_stat's own: upstream's built-in DAMON_STAT and older damon_stat
@@ -10,9 +10,9 @@
 //!
 //! ```text
 //! generation                          refreshes published since the module loaded (0: none)
-//! nodes/node<N>/monitored_bytes       System RAM of node N that DAMON monitors
-//! nodes/node<N>/estimated_memory_bandwidth   bytes per second, node N's share
-//! nodes/node<N>/memory_idle_ms_percentiles   101 values, as the parameter of that name
+//! node<N>/monitored_bytes       System RAM of node N that DAMON monitors
+//! node<N>/estimated_memory_bandwidth   bytes per second, node N's share
+//! node<N>/memory_idle_ms_percentiles   101 values, as the parameter of that name
 //! accessed/{anon,file}_{base,huge}_bytes, accessed/other_bytes, accessed/samples
 //! idle/...                            the same for memory not accessed
 //! cgroups                             a table per memory cgroup (see parse_cgroups)
@@ -75,7 +75,7 @@ pub struct Breakdown {
     pub cgroups: Vec<CgroupUsage>,
 }
 
-/// One NUMA node's share of the statistics (`nodes/node<N>/`).
+/// One NUMA node's share of the statistics (`node<N>/`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeStats {
     /// The node's number `N`.
@@ -358,7 +358,7 @@ struct Files {
     cgroups: CgroupTable,
 }
 
-/// Reads the breakdown in `dir` (`/sys/kernel/mm/damon_stat`) and names its cgroups from
+/// Reads the breakdown in `dir` (`/sys/module/damon_stat/breakdown`) and names its cgroups from
 /// the cgroup v2 mount at `cgroup_root`. `None` when the directory does not exist or
 /// nothing has been published yet.
 pub fn read(dir: &Path, cgroup_root: &Path) -> Result<Option<Breakdown>, ReadError> {
@@ -431,14 +431,14 @@ fn read_files(dir: &Path) -> Result<Files, ReadError> {
         })
     })?;
     Ok(Files {
-        nodes: read_nodes(&dir.join("nodes"))?,
+        nodes: read_nodes(dir)?,
         accessed: page_types("accessed")?,
         idle: page_types("idle")?,
         cgroups,
     })
 }
 
-/// The node number of a `nodes/` entry: `node<N>`, N in canonical decimal; `None` for
+/// The node number of a breakdown directory entry: `node<N>`, N in canonical decimal; `None` for
 /// any other name (left alone, so that the module may add files there).
 pub fn node_number(name: &str) -> Option<u32> {
     let digits = name.strip_prefix("node")?;
@@ -466,6 +466,10 @@ fn read_nodes(dir: &Path) -> Result<Vec<NodeStats>, ReadError> {
         }
     }
     numbered.sort();
+    if numbered.is_empty() {
+        // The module makes one for every possible node, and there is at least one.
+        return Err(error(dir, "has no node<N> directory"));
+    }
     let mut nodes = Vec::with_capacity(numbered.len());
     for (node, path) in numbered {
         let file = |name: &str| -> Result<(PathBuf, String), ReadError> {

@@ -13,7 +13,7 @@
 //! one; the kernel release is `/proc/sys/kernel/osrelease` (`uname -r`).
 //!
 //! damon_stat also publishes a breakdown of its statistics under
-//! `/sys/kernel/mm/damon_stat/` (see [`crate::breakdown`]); upstream's built-in DAMON_STAT
+//! `/sys/module/damon_stat/breakdown/` (see [`crate::breakdown`]); upstream's built-in DAMON_STAT
 //! and older damon_stat versions do not, and then [`Stats::breakdown`] is `None`.
 
 use std::fmt;
@@ -30,7 +30,7 @@ pub const PARAMETERS_DIR: &str = "module/damon_stat/parameters";
 pub const MODULE_DIR: &str = "module/damon_stat";
 
 /// Where damon_stat publishes its breakdown below the sysfs root.
-pub const BREAKDOWN_DIR: &str = "kernel/mm/damon_stat";
+pub const BREAKDOWN_DIR: &str = "module/damon_stat/breakdown";
 
 /// Where cgroup v2 is usually mounted below the sysfs root.
 pub const CGROUP_DIR: &str = "fs/cgroup";
@@ -64,7 +64,7 @@ pub struct Stats {
     /// Where DAMON_STAT comes from, and the kernel it runs on.
     pub origin: Origin,
     /// damon_stat's breakdown per NUMA node, page type and memory cgroup: `None` where
-    /// `/sys/kernel/mm/damon_stat/` does not exist or has published nothing yet.
+    /// `/sys/module/damon_stat/breakdown/` does not exist or has published nothing yet.
     pub breakdown: Option<Breakdown>,
 }
 

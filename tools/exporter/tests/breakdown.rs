@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The breakdown (`/sys/kernel/mm/damon_stat/`, damon_stat only) through the binary: the
+//! The breakdown (`/sys/module/damon_stat/breakdown/`, damon_stat only) through the binary: the
 //! `damon_stat-breakdown` fixture, a cgroup tree made in a temporary directory whose inode
 //! numbers are written into a generated `cgroups` table, the cardinality limit, the
 //! fixtures without a breakdown, broken files, and `promtool check metrics` on the output
@@ -28,7 +28,7 @@ const BREAKDOWN_PREFIXES: [&str; 3] = [
 const DEFAULT_PERCENTILES: [usize; 8] = [0, 10, 25, 50, 75, 90, 99, 100];
 
 fn breakdown_dir(root: &Path) -> PathBuf {
-    root.join("sys/kernel/mm/damon_stat")
+    root.join("sys/module/damon_stat/breakdown")
 }
 
 fn cgroup_mount(root: &Path) -> PathBuf {
@@ -56,7 +56,7 @@ fn family(series: &Series, name: &str) -> Series {
 
 /// A node's percentiles file of a fixture, in seconds.
 fn node_percentiles_seconds(root: &Path, node: u32) -> Vec<f64> {
-    let path = breakdown_dir(root).join(format!("nodes/node{node}/memory_idle_ms_percentiles"));
+    let path = breakdown_dir(root).join(format!("node{node}/memory_idle_ms_percentiles"));
     let text = fs::read_to_string(path).expect("fixture percentiles");
     text.trim_end()
         .split(',')
@@ -442,20 +442,22 @@ fn bad_breakdown_files_give_up_0_and_say_which() {
             fs::write(bd(r, "generation"), "forty-two\n").unwrap()
         }),
         ("node1/monitored_bytes", "expected a decimal", |r| {
-            fs::write(bd(r, "nodes/node1/monitored_bytes"), "-1\n").unwrap()
+            fs::write(bd(r, "node1/monitored_bytes"), "-1\n").unwrap()
         }),
         ("node0/memory_idle_ms_percentiles", "found 100", |r| {
             fs::write(
-                bd(r, "nodes/node0/memory_idle_ms_percentiles"),
+                bd(r, "node0/memory_idle_ms_percentiles"),
                 vec!["7"; 100].join(","),
             )
             .unwrap()
         }),
         ("node2/estimated_memory_bandwidth", "missing, though", |r| {
-            fs::remove_file(bd(r, "nodes/node2/estimated_memory_bandwidth")).unwrap()
+            fs::remove_file(bd(r, "node2/estimated_memory_bandwidth")).unwrap()
         }),
-        ("nodes", "missing, though", |r| {
-            fs::remove_dir_all(bd(r, "nodes")).unwrap()
+        ("breakdown", "no node<N> directory", |r| {
+            for n in 0..3 {
+                fs::remove_dir_all(bd(r, &format!("node{n}"))).unwrap()
+            }
         }),
         ("idle/samples", "missing, though", |r| {
             fs::remove_file(bd(r, "idle/samples")).unwrap()
