@@ -6,6 +6,7 @@
 //! fleet of mixed kernels: damon_stat on 6.12 and upstream's built-in DAMON_STAT on 6.17
 //! and later publish the same files.
 
+pub mod breakdown;
 pub mod metrics;
 pub mod stats;
 pub mod textfile;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use damon_stat_exporter::metrics::{encode_reading, Options, CONTENT_TYPE};
+use damon_stat_exporter::metrics::{encode_reading, Options, CONTENT_TYPE, DEFAULT_MAX_CGROUPS};
 use damon_stat_exporter::stats::{read, Reading, Roots};
 use damon_stat_exporter::textfile::write_atomic;
 
@@ -54,8 +54,19 @@ struct Args {
     #[arg(long, value_name = "DIR", default_value = "/proc")]
     procfs_root: PathBuf,
 
+    /// Where cgroup v2 is mounted, to name the memory cgroups of damon_stat's breakdown
+    /// by their path [default: <SYSFS_ROOT>/fs/cgroup, i.e. /sys/fs/cgroup].
+    #[arg(long, value_name = "DIR")]
+    cgroup_root: Option<PathBuf>,
+
+    /// Export at most N memory cgroups of damon_stat's breakdown, those with the most
+    /// accessed bytes, and the sum of the others as cgroup="(other)": at most N + 1
+    /// series per metric, however many cgroups the host has.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CGROUPS)]
+    max_cgroups: usize,
+
     /// Export all 101 idle time percentiles p0..p100 instead of p0, p10, p25, p50, p75,
-    /// p90, p99 and p100.
+    /// p90, p99 and p100 (machine-wide and per NUMA node).
     #[arg(long)]
     all_percentiles: bool,
 }
@@ -149,13 +160,15 @@ fn write_textfile(path: &Path, interval: Option<u64>, scraper: &mut Scraper) -> 
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let mut roots = Roots::new(args.sysfs_root, args.procfs_root);
+    if let Some(cgroup) = args.cgroup_root {
+        roots.cgroup = cgroup;
+    }
     let mut scraper = Scraper {
-        roots: Roots {
-            sysfs: args.sysfs_root,
-            procfs: args.procfs_root,
-        },
+        roots,
         options: Options {
             all_percentiles: args.all_percentiles,
+            max_cgroups: args.max_cgroups,
         },
         last_problem: None,
     };

@@ -17,6 +17,15 @@
 //! 1 %. Bytes are that share of MemTotal, like `damo report access` rebuilds regions from
 //! MemTotal; the percentiles describe the monitored physical range, which also counts
 //! holes between System RAM ranges as never-accessed memory.
+//!
+//! # The breakdown
+//!
+//! Where damon_stat publishes its breakdown ([`crate::breakdown`]), the `damon_stat_node_*`,
+//! `damon_stat_sampled_memory_*` and `damon_stat_cgroup_*` families export it as the
+//! module gives it, bar the percentiles (the same default set as the machine-wide ones)
+//! and the cgroups: at most [`Options::max_cgroups`] of them by accessed bytes, the rest
+//! summed into `cgroup="(other)"`, so that a host with thousands of cgroups does not send
+//! thousands of series.
 
 use std::fmt::Write as _;
 
@@ -26,6 +35,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use crate::breakdown::{Breakdown, CgroupUsage, PageTypes, CGROUP_IDLE_SECONDS};
 use crate::stats::{Reading, Stats, NR_PERCENTILES, UNKNOWN};
 
 /// The content type of [`encode_reading`]'s output.
@@ -42,11 +52,34 @@ pub const IDLE_THRESHOLDS_SECONDS: [u32; 4] = [1, 10, 60, 600];
 /// Milliseconds per second, the unit of the percentiles.
 const MS_PER_SECOND: i64 = 1000;
 
+/// The memory cgroups exported by default, by accessed bytes; the others are summed into
+/// [`OTHER_CGROUPS`].
+pub const DEFAULT_MAX_CGROUPS: usize = 50;
+
+/// The cgroup label value of the cgroups beyond [`Options::max_cgroups`], summed.
+pub const OTHER_CGROUPS: &str = "(other)";
+
+/// The `page_size` label value of `type="other"`, which the module does not split by page
+/// size.
+pub const OTHER_PAGE_SIZE: &str = UNKNOWN;
+
 /// What to export beyond the default.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
     /// All 101 percentiles p0..p100 instead of [`DEFAULT_PERCENTILES`].
     pub all_percentiles: bool,
+    /// How many memory cgroups get series of their own (the most accessed bytes first);
+    /// the others are summed into `cgroup="(other)"`.
+    pub max_cgroups: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            all_percentiles: false,
+            max_cgroups: DEFAULT_MAX_CGROUPS,
+        }
+    }
 }
 
 impl Options {
@@ -77,6 +110,43 @@ struct InfoLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AtLeastLabel {
+    at_least: String,
+}
+
+/// A NUMA node, "0" to "63".
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLabel {
+    node: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodePercentileLabels {
+    node: String,
+    percentile: String,
+}
+
+/// `state`: accessed or idle; `type`: anon, file or other; `page_size`: base, huge, or
+/// unknown for other.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SampledLabels {
+    state: String,
+    r#type: String,
+    page_size: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CgroupLabel {
+    cgroup: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CgroupIdleLabels {
+    cgroup: String,
     at_least: String,
 }
 
@@ -128,6 +198,196 @@ fn gauge_i64(registry: &mut Registry, name: &str, help: &str, value: i64) {
 
 fn gauge_f64(registry: &mut Registry, name: &str, help: &str, value: f64) {
     registry.register(name, help, ConstGauge::new(value));
+}
+
+/// Registers a family unless it has no series (a family without samples says nothing).
+fn register_some<L: EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    series: Vec<(L, f64)>,
+) {
+    if !series.is_empty() {
+        registry.register(name, help, OrderedGauges(series));
+    }
+}
+
+/// The cgroups to export: those with the most accessed bytes, at most `max` (ties by
+/// name), then [`OTHER_CGROUPS`] with the sum of the rest when there is a rest. Entries of
+/// the same name (several removed cgroups) are summed first.
+pub fn top_cgroups(usage: &[CgroupUsage], max: usize) -> Vec<CgroupUsage> {
+    fn add(sum: &mut CgroupUsage, u: &CgroupUsage) {
+        sum.samples = sum.samples.saturating_add(u.samples);
+        sum.accessed_bytes = sum.accessed_bytes.saturating_add(u.accessed_bytes);
+        for (s, b) in sum.idle_bytes.iter_mut().zip(u.idle_bytes) {
+            *s = s.saturating_add(b);
+        }
+    }
+    let empty = |cgroup: &str| CgroupUsage {
+        cgroup: cgroup.to_owned(),
+        samples: 0,
+        accessed_bytes: 0,
+        idle_bytes: [0; 4],
+    };
+    let mut by_name: std::collections::BTreeMap<&str, CgroupUsage> = Default::default();
+    for u in usage {
+        add(
+            by_name.entry(&u.cgroup).or_insert_with(|| empty(&u.cgroup)),
+            u,
+        );
+    }
+    let mut sorted: Vec<CgroupUsage> = by_name.into_values().collect();
+    // Stable: equal accessed bytes stay in name order.
+    sorted.sort_by_key(|u| std::cmp::Reverse(u.accessed_bytes));
+    if sorted.len() > max {
+        let mut other = empty(OTHER_CGROUPS);
+        for u in &sorted[max..] {
+            add(&mut other, u);
+        }
+        sorted.truncate(max);
+        sorted.push(other);
+    }
+    sorted
+}
+
+fn register_breakdown(registry: &mut Registry, b: &Breakdown, options: &Options) {
+    let node = |n: u32| n.to_string();
+    register_some(
+        registry,
+        "node_monitored_bytes",
+        "Bytes of System RAM of NUMA node node that DAMON monitors (0: a node without \
+         memory); exact",
+        (b.nodes.iter())
+            .map(|n| (NodeLabel { node: node(n.node) }, n.monitored_bytes as f64))
+            .collect(),
+    );
+    register_some(
+        registry,
+        "node_estimated_memory_bandwidth_bytes_per_second",
+        "NUMA node node's share of damon_stat_estimated_memory_bandwidth_bytes_per_second, \
+         in bytes per second: the same estimate from DAMON's sampled accesses, for the \
+         node's regions only",
+        (b.nodes.iter())
+            .map(|n| {
+                let labels = NodeLabel { node: node(n.node) };
+                (labels, n.bandwidth_bytes_per_second as f64)
+            })
+            .collect(),
+    );
+    let percentiles = options.percentiles();
+    register_some(
+        registry,
+        "node_memory_idle_seconds",
+        "Per-byte idle time percentiles of the memory of NUMA node node, in seconds, \
+         percentile 0 to 100, as damon_stat_memory_idle_seconds for the whole machine; \
+         negative: accessed in the last aggregation window; no series for a node without \
+         memory",
+        (b.nodes.iter())
+            .filter(|n| n.has_percentiles())
+            .flat_map(|n| {
+                (percentiles.iter()).filter_map(move |&k| {
+                    let ms = *n.idle_ms_percentiles.get(k)?;
+                    let labels = NodePercentileLabels {
+                        node: node(n.node),
+                        percentile: k.to_string(),
+                    };
+                    Some((labels, ms as f64 / 1e3))
+                })
+            })
+            .collect(),
+    );
+
+    let states: [(&str, &PageTypes); 2] = [("accessed", &b.accessed), ("idle", &b.idle)];
+    let mut sampled = Vec::new();
+    for (state, t) in states {
+        for (r#type, page_size, bytes) in [
+            ("anon", "base", t.anon_base_bytes),
+            ("anon", "huge", t.anon_huge_bytes),
+            ("file", "base", t.file_base_bytes),
+            ("file", "huge", t.file_huge_bytes),
+            ("other", OTHER_PAGE_SIZE, t.other_bytes),
+        ] {
+            let labels = SampledLabels {
+                state: state.to_owned(),
+                r#type: r#type.to_owned(),
+                page_size: page_size.to_owned(),
+            };
+            sampled.push((labels, bytes as f64));
+        }
+    }
+    register_some(
+        registry,
+        "sampled_memory_bytes",
+        "Estimated bytes of memory accessed (state accessed) or not (state idle) in an \
+         aggregation window, by type (anon: anonymous; file: page cache; other: neither, \
+         e.g. kernel memory and free pages) and page_size (base; huge: PMD-mapped THP or a \
+         huge page cache folio; unknown for type other); sampled, one folio per DAMON \
+         region per window, averaged over the windows of the last 5 s refresh: an \
+         estimate, relative error about 1/sqrt(damon_stat_sampled_memory_samples)",
+        sampled,
+    );
+    register_some(
+        registry,
+        "sampled_memory_samples",
+        "Number of (region, window) samples behind damon_stat_sampled_memory_bytes of that \
+         state, whose relative error is about 1/sqrt of it",
+        (states.iter())
+            .map(|&(state, t)| {
+                let state = state.to_owned();
+                (StateLabel { state }, t.samples as f64)
+            })
+            .collect(),
+    );
+
+    let cgroups = top_cgroups(&b.cgroups, options.max_cgroups);
+    let cgroup = |u: &CgroupUsage| CgroupLabel {
+        cgroup: u.cgroup.clone(),
+    };
+    register_some(
+        registry,
+        "cgroup_accessed_bytes",
+        "Estimated bytes of memory cgroup cgroup accessed in the last aggregation window; \
+         cgroup: its path below the cgroup v2 mount (\"/\": the root), \"(removed)\": no \
+         directory has its inode number, \"(other)\": the sum of the cgroups beyond \
+         --max-cgroups; sampled: an estimate, relative error about \
+         1/sqrt(damon_stat_cgroup_samples)",
+        (cgroups.iter())
+            .map(|u| (cgroup(u), u.accessed_bytes as f64))
+            .collect(),
+    );
+    register_some(
+        registry,
+        "cgroup_idle_bytes",
+        "Estimated bytes of memory cgroup cgroup (as in damon_stat_cgroup_accessed_bytes) \
+         idle for at least at_least seconds; sampled: an estimate, relative error about \
+         1/sqrt(damon_stat_cgroup_samples)",
+        (cgroups.iter())
+            .flat_map(|u| {
+                (CGROUP_IDLE_SECONDS.iter().zip(u.idle_bytes)).map(|(seconds, bytes)| {
+                    let labels = CgroupIdleLabels {
+                        cgroup: u.cgroup.clone(),
+                        at_least: seconds.to_string(),
+                    };
+                    (labels, bytes as f64)
+                })
+            })
+            .collect(),
+    );
+    register_some(
+        registry,
+        "cgroup_samples",
+        "Number of samples behind the damon_stat_cgroup_* figures of memory cgroup cgroup",
+        (cgroups.iter())
+            .map(|u| (cgroup(u), u.samples as f64))
+            .collect(),
+    );
+    gauge_f64(
+        registry,
+        "cgroup_dropped_samples",
+        "Number of samples whose memory cgroup did not fit damon_stat's table of 256 \
+         cgroups, counted in no damon_stat_cgroup_* series",
+        b.dropped_samples as f64,
+    );
 }
 
 fn register_stats(registry: &mut Registry, stats: &Stats, options: &Options) {
@@ -241,11 +501,15 @@ pub fn encode_reading<E>(reading: &Result<Reading, E>, options: &Options) -> Str
     gauge_i64(
         &mut registry,
         "up",
-        "Whether DAMON_STAT's parameters were found and read without error",
+        "Whether DAMON_STAT's parameters (and damon_stat's breakdown, where it exists) were \
+         found and read without error",
         i64::from(stats.is_some()),
     );
     if let Some(stats) = stats {
         register_stats(&mut registry, stats, options);
+        if let Some(breakdown) = &stats.breakdown {
+            register_breakdown(&mut registry, breakdown, options);
+        }
     }
     let mut out = String::new();
     if let Err(e) = encode(&mut out, &registry) {
@@ -414,5 +678,78 @@ mod tests {
         assert_eq!(percent_of(u64::MAX, 1000), u64::MAX);
         assert_eq!(percent_of(2048, 50), 1024);
         assert_eq!(percent_of(0, 50), 0);
+    }
+
+    fn usage(cgroup: &str, accessed_bytes: u64) -> CgroupUsage {
+        CgroupUsage {
+            cgroup: cgroup.to_owned(),
+            samples: 1,
+            accessed_bytes,
+            idle_bytes: [4, 3, 2, 1],
+        }
+    }
+
+    fn names(usage: &[CgroupUsage]) -> Vec<(&str, u64)> {
+        (usage.iter())
+            .map(|u| (u.cgroup.as_str(), u.accessed_bytes))
+            .collect()
+    }
+
+    #[test]
+    fn top_cgroups_bounded_and_summed() {
+        let all = [
+            usage("/b", 10),
+            usage("/", 50),
+            usage("(removed)", 5),
+            usage("/a", 10),
+            usage("(removed)", 30),
+            usage("/c", 1),
+        ];
+        // Within the limit: all of them (the removed ones summed), most accessed first,
+        // equal ones by name, and no "(other)".
+        let top = top_cgroups(&all, 5);
+        assert_eq!(
+            names(&top),
+            [
+                ("/", 50),
+                ("(removed)", 35),
+                ("/a", 10),
+                ("/b", 10),
+                ("/c", 1)
+            ]
+        );
+        assert_eq!(top[1].samples, 2);
+        assert_eq!(top[1].idle_bytes, [8, 6, 4, 2]);
+
+        // One beyond it: the last one becomes "(other)", a series of the same count.
+        let top = top_cgroups(&all, 4);
+        assert_eq!(
+            names(&top),
+            [
+                ("/", 50),
+                ("(removed)", 35),
+                ("/a", 10),
+                ("/b", 10),
+                (OTHER_CGROUPS, 1)
+            ]
+        );
+
+        // Beyond it: the rest in one series, which adds up to the same totals.
+        let top = top_cgroups(&all, 2);
+        assert_eq!(
+            names(&top),
+            [("/", 50), ("(removed)", 35), (OTHER_CGROUPS, 21)]
+        );
+        assert_eq!(top[2].samples, 3);
+        assert_eq!(top[2].idle_bytes, [12, 9, 6, 3]);
+        let total = |u: &[CgroupUsage]| u.iter().map(|u| u.accessed_bytes).sum::<u64>();
+        assert_eq!(total(&top), total(&all));
+
+        // --max-cgroups 0: everything in "(other)".
+        assert_eq!(names(&top_cgroups(&all, 0)), [(OTHER_CGROUPS, 106)]);
+        assert_eq!(top_cgroups(&[], 0), []);
+        // Sums saturate instead of wrapping.
+        let huge = [usage("/x", u64::MAX), usage("/y", u64::MAX)];
+        assert_eq!(names(&top_cgroups(&huge, 0)), [(OTHER_CGROUPS, u64::MAX)]);
     }
 }

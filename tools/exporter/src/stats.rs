@@ -11,17 +11,29 @@
 //! loadable module has `/sys/module/damon_stat/initstate`, built-in code has not; a
 //! module version shows in `/sys/module/damon_stat/version` when the module declares
 //! one; the kernel release is `/proc/sys/kernel/osrelease` (`uname -r`).
+//!
+//! damon_stat also publishes a breakdown of its statistics under
+//! `/sys/module/damon_stat/breakdown/` (see [`crate::breakdown`]); upstream's built-in DAMON_STAT
+//! and older damon_stat versions do not, and then [`Stats::breakdown`] is `None`.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use crate::breakdown::Breakdown;
+
 /// Where the module's parameters live below the sysfs root.
 pub const PARAMETERS_DIR: &str = "module/damon_stat/parameters";
 
 /// The module's own directory below the sysfs root.
 pub const MODULE_DIR: &str = "module/damon_stat";
+
+/// Where damon_stat publishes its breakdown below the sysfs root.
+pub const BREAKDOWN_DIR: &str = "module/damon_stat/breakdown";
+
+/// Where cgroup v2 is usually mounted below the sysfs root.
+pub const CGROUP_DIR: &str = "fs/cgroup";
 
 /// The label value for what the machine does not say.
 pub const UNKNOWN: &str = "unknown";
@@ -51,6 +63,9 @@ pub struct Stats {
     pub mem_total_bytes: u64,
     /// Where DAMON_STAT comes from, and the kernel it runs on.
     pub origin: Origin,
+    /// damon_stat's breakdown per NUMA node, page type and memory cgroup: `None` where
+    /// `/sys/module/damon_stat/breakdown/` does not exist or has published nothing yet.
+    pub breakdown: Option<Breakdown>,
 }
 
 /// How DAMON_STAT is linked into the kernel.
@@ -122,19 +137,39 @@ impl fmt::Display for ReadError {
 
 impl std::error::Error for ReadError {}
 
-/// The roots the files are read below: `/sys` and `/proc`, or fixture directories.
+/// The roots the files are read below: `/sys`, `/proc` and `/sys/fs/cgroup`, or fixture
+/// directories.
 #[derive(Debug, Clone)]
 pub struct Roots {
     /// Where sysfs is mounted.
     pub sysfs: PathBuf,
     /// Where procfs is mounted.
     pub procfs: PathBuf,
+    /// Where cgroup v2 is mounted, to name the memory cgroups of the breakdown by their
+    /// path (usually `/sys/fs/cgroup`: see [`Roots::new`]).
+    pub cgroup: PathBuf,
 }
 
 impl Roots {
+    /// The roots for sysfs and procfs, with cgroup v2 where it is usually mounted below
+    /// sysfs (`fs/cgroup`).
+    pub fn new(sysfs: PathBuf, procfs: PathBuf) -> Roots {
+        let cgroup = sysfs.join(CGROUP_DIR);
+        Roots {
+            sysfs,
+            procfs,
+            cgroup,
+        }
+    }
+
     /// The module's parameter directory.
     pub fn parameters(&self) -> PathBuf {
         self.sysfs.join(PARAMETERS_DIR)
+    }
+
+    /// damon_stat's breakdown directory.
+    pub fn breakdown(&self) -> PathBuf {
+        self.sysfs.join(BREAKDOWN_DIR)
     }
 }
 
@@ -178,6 +213,7 @@ pub fn read(roots: &Roots) -> Result<Reading, ReadError> {
         .transpose()?;
 
     let origin = read_origin(roots)?;
+    let breakdown = crate::breakdown::read(&roots.breakdown(), &roots.cgroup)?;
 
     let meminfo = roots.procfs.join("meminfo");
     let mem_total_bytes = match read_small(&meminfo)? {
@@ -193,6 +229,7 @@ pub fn read(roots: &Roots) -> Result<Reading, ReadError> {
         kdamond_pid,
         mem_total_bytes,
         origin,
+        breakdown,
     })))
 }
 
@@ -225,16 +262,16 @@ fn read_origin(roots: &Roots) -> Result<Origin, ReadError> {
     })
 }
 
-fn error(path: &Path, problem: impl Into<String>) -> ReadError {
+pub(crate) fn error(path: &Path, problem: impl Into<String>) -> ReadError {
     ReadError {
         path: path.to_owned(),
         problem: problem.into(),
     }
 }
 
-fn io_error(path: &Path, e: &io::Error) -> ReadError {
+pub(crate) fn io_error(path: &Path, e: &io::Error) -> ReadError {
     let hint = if e.kind() == io::ErrorKind::PermissionDenied {
-        " (the parameters are readable by root only: run as root or with \
+        " (DAMON_STAT's files are readable by root only: run as root or with \
          CAP_DAC_READ_SEARCH, as the systemd unit does)"
     } else {
         ""
@@ -243,20 +280,30 @@ fn io_error(path: &Path, e: &io::Error) -> ReadError {
 }
 
 /// Reads a small text file; `None` when it does not exist.
-fn read_small(path: &Path) -> Result<Option<String>, ReadError> {
+pub(crate) fn read_small(path: &Path) -> Result<Option<String>, ReadError> {
+    read_text(path, MAX_FILE_BYTES, "not a parameter file")
+}
+
+/// Reads a text file of at most `max_bytes` to its end; `None` when it does not exist.
+/// `what_not`: what a longer file is not, for the error.
+pub(crate) fn read_text(
+    path: &Path,
+    max_bytes: u64,
+    what_not: &str,
+) -> Result<Option<String>, ReadError> {
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_error(path, &e)),
     };
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
+    file.take(max_bytes + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| io_error(path, &e))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    if bytes.len() as u64 > max_bytes {
         return Err(error(
             path,
-            format!("longer than {MAX_FILE_BYTES} bytes: not a parameter file"),
+            format!("longer than {max_bytes} bytes: {what_not}"),
         ));
     }
     String::from_utf8(bytes)
@@ -265,12 +312,12 @@ fn read_small(path: &Path) -> Result<Option<String>, ReadError> {
 }
 
 /// The value without the newline sysfs ends it with.
-fn value(text: &str) -> &str {
+pub(crate) fn value(text: &str) -> &str {
     text.strip_suffix('\n').unwrap_or(text)
 }
 
 /// Shows a bad value in an error message, shortened so that garbage cannot flood the log.
-fn shown(text: &str) -> String {
+pub(crate) fn shown(text: &str) -> String {
     const MAX_CHARS: usize = 60;
     let mut s: String = text.chars().take(MAX_CHARS).collect();
     if text.chars().nth(MAX_CHARS).is_some() {
