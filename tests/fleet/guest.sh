@@ -53,6 +53,12 @@ accessed_share() {
 	tr , '\n' <$P/memory_idle_ms_percentiles | awk '$1 < 0 { n++ } END { print n + 0 }'
 }
 share_reached() { [ "$(accessed_share)" -ge "$SHARE_TARGET" ]; }
+# node_share N: the same for node N's own percentiles (breakdown/node<N>/).
+BD=/sys/module/damon_stat/breakdown
+node_share() {
+	tr , '\n' <$BD/node$1/memory_idle_ms_percentiles | awk '$1 < 0 { n++ } END { print n + 0 }'
+}
+node_monitored() { cat $BD/node$1/monitored_bytes; }
 
 # wait_refresh SECONDS: waits until the published results change (a refresh; idle
 # memory ages every window, so a refresh always changes them); fails after SECONDS.
@@ -138,6 +144,7 @@ else
 fi
 wait_refresh 20
 SHARE_BEFORE=$(accessed_share)
+node0_before=$(node_share 0) node1_before=$(node_share 1)
 start_placed 1 512
 check "node 1's workload lies above 4 GiB" [ "$(placed above_4g)" = "$(placed pages)" ]
 t0=$(uptime_cs)
@@ -146,6 +153,17 @@ if expect_accessed 512 $((span_hi - span_lo)) 60; then
 else
 	fail "the workload above 4 GiB did not show up as accessed within 60 s ($(accessed_share) %)"
 fi
+# Per node: 512 MiB are a sixth of node 1's 3 GiB; node 0 keeps its background workload.
+node0_after=$(node_share 0) node1_after=$(node_share 1)
+echo "accessed share of node 0: $node0_before -> $node0_after %, node 1: $node1_before -> $node1_after %"
+check "node 1's own figures show the workload (+8 points or more)" [ "$node1_after" -ge $((node1_before + 8)) ]
+check "node 0's own figures do not (under +8 points)" [ "$node0_after" -lt $((node0_before + 8)) ]
+# Together the nodes hold all System RAM, within the span (the PCI hole is in no node).
+nodes_sum=$(($(node_monitored 0) + $(node_monitored 1)))
+ram_sum=$(system_ram | awk '{ s += $2 - $1 } END { printf "%.0f", s }')
+echo "monitored by node 0 and 1: $((nodes_sum / MIB)) MiB; System RAM $((ram_sum / MIB)) MiB; span $(((span_hi - span_lo) / MIB)) MiB"
+check "node 0 and node 1 together monitor all System RAM, within the span" \
+	[ "$nodes_sum" -ge "$ram_sum" -a "$nodes_sum" -le $((span_hi - span_lo)) ]
 
 echo "== memory offline: a block of node 1 that the span covers, under the workload"
 offlined=
@@ -198,6 +216,7 @@ total_before=$(mem_total)
 grown() { [ "$(mem_total)" -ge $((total_before + 1024 * 1024 - 65536)) ]; }
 wait_refresh 30
 SHARE_BEFORE=$(accessed_share)
+node1_monitored_before=$(node_monitored 1)
 if request dimm-add 1024 1; then
 	set -- $REPLY
 	dimm_lo=$(($2)) dimm_hi=$(($2 + $3))
@@ -234,6 +253,9 @@ if request dimm-add 1024 1; then
 		figure span-after-mib $((($2 - $1) / MIB))
 		check "the span now covers the DIMM" [ "$2" -ge "$dimm_hi" ]
 	fi
+	node1_grown() { [ "$(node_monitored 1)" -ge $((node1_monitored_before + 1024 * MIB)) ]; }
+	check "node 1's monitored bytes grew by the DIMM's 1 GiB" wait_until 30 node1_grown
+	echo "node 1 monitored: $((node1_monitored_before / MIB)) -> $(($(node_monitored 1) / MIB)) MiB"
 	stop_workload
 
 	echo "== memory hot-remove: the DIMM unplugged (ACPI eject: offline, then removed)"

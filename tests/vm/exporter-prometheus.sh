@@ -3,7 +3,8 @@
 # address (loopback, port 9816), a real Prometheus (Debian's) scraping it every second,
 # and PromQL queries through Prometheus' HTTP API: the median idle time checked against
 # the parameter file, the default set of eight percentiles, damon_stat_info for a loaded
-# module on this kernel, kdamond_running, and MemTotal.
+# module on this kernel, kdamond_running, MemTotal, and the breakdown: node 0's monitored
+# bytes, the accessed bytes of the cgroup the workload runs in, the sampled page cache.
 # vm-timeout: 400
 # vm-needs: host-userland
 . /guest/lib.sh
@@ -42,6 +43,11 @@ eight_percentiles() { [ "$(promql 'count(damon_stat_memory_idle_seconds)' 2>/dev
 
 check "damon-stat-exporter is on the guest's PATH" sh -c 'command -v damon-stat-exporter >/dev/null'
 check "prometheus is on the guest's PATH" sh -c 'command -v prometheus >/dev/null'
+# The rest of the test, the workload and the exporter included, runs in cgroup /work.
+mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup
+echo +memory > /sys/fs/cgroup/cgroup.subtree_control
+mkdir -p /sys/fs/cgroup/work
+echo $$ > /sys/fs/cgroup/work/cgroup.procs
 check "modprobe damon_stat enabled=Y" modprobe damon_stat enabled=Y
 workload=$(start_workload)
 
@@ -105,6 +111,18 @@ check "PromQL: the median idle time is p50 of memory_idle_ms_percentiles, in sec
 	[ "$matched" = yes ]
 check "the median idle time is positive: most of the guest's memory is idle" \
 	awk -v s="$median" 'BEGIN { exit !(s > 0) }'
+
+# The breakdown: a per-node and a per-cgroup series, and the sampled page cache.
+node0_bytes=$(cat /sys/module/damon_stat/breakdown/node0/monitored_bytes)
+check "PromQL: node 0's monitored bytes are breakdown/node0's ($node0_bytes)" \
+	[ "$(promql 'damon_stat_node_monitored_bytes{node="0"}')" = "$node0_bytes" ]
+work_accessed() {
+	awk -v v="$(promql 'damon_stat_cgroup_accessed_bytes{cgroup="/work"}' 2>/dev/null)" \
+		'BEGIN { exit !(v > 0) }'
+}
+check "PromQL: cgroup /work, which reads the hot file, has accessed bytes" wait_until 30 work_accessed
+check "PromQL: the sampled accessed page cache is non-zero" awk -v v="$(promql \
+	'sum(damon_stat_sampled_memory_bytes{state="accessed",type="file"})')" 'BEGIN { exit !(v > 0) }'
 
 kill "$prometheus" "$exporter" "$workload"
 finish
