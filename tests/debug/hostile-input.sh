@@ -3,7 +3,7 @@
 # vm-expect-suite: damon_stat
 # vm-timeout: 600
 # Hostile input: bad writes to `enabled` (stopped and running), writes to every read-only
-# parameter, and an unprivileged user, all rejected with the errno a user expects, with
+# parameter and breakdown file, and an unprivileged user, all rejected with the errno a user expects, with
 # the module's state and the kernel log unchanged. On the test module, so that its KUnit
 # suite also runs on the debug kernel (KASAN, lockdep, kmemleak watching).
 . /guest/lib.sh
@@ -108,6 +108,12 @@ for ro in estimated_memory_bandwidth memory_idle_ms_percentiles aggr_interval_us
 	reject root "Permission denied" $ro /tmp/five && pass "root cannot write $ro"
 	reject nobody "Permission denied" $ro /tmp/five && pass "nobody cannot write $ro"
 done
+# The breakdown's files are read-only (0400) too, the cgroups table included.
+breakdown_files="../breakdown/generation ../breakdown/node0/monitored_bytes ../breakdown/node0/memory_idle_ms_percentiles ../breakdown/accessed/anon_huge_bytes ../breakdown/idle/samples ../breakdown/cgroups"
+for ro in $breakdown_files; do
+	reject root "Permission denied" $ro /tmp/five && pass "root cannot write ${ro#../}"
+	reject nobody "Permission denied" $ro /tmp/five && pass "nobody cannot write ${ro#../}"
+done
 
 # An unprivileged user can neither change nor read the 0600 `enabled`, nor read the 0400
 # results.
@@ -116,7 +122,7 @@ check "still running" [ "$(cat $P/enabled)" = Y ]
 write_param enabled N >/dev/null
 reject nobody "Permission denied" enabled /tmp/yes && pass "nobody cannot start monitoring"
 check "still stopped" [ "$(cat $P/enabled)" = N ]
-for param in enabled estimated_memory_bandwidth memory_idle_ms_percentiles aggr_interval_us kdamond_pid; do
+for param in enabled estimated_memory_bandwidth memory_idle_ms_percentiles aggr_interval_us kdamond_pid $breakdown_files; do
 	tried=$((tried + 1))
 	if out=$(as_nobody "cat $P/$param" 2>&1); then
 		fail "nobody can read $param: $out"
