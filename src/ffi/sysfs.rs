@@ -87,19 +87,18 @@ unsafe impl<T: DirFiles> Sync for Dir<T> {}
 /// Files are readable by root only, like the module's parameters.
 const MODE: u16 = 0o400;
 
-/// A zeroed attribute named `name` (lockdep's class set as sysfs wants for attributes
-/// that do not live in static memory).
+/// An attribute named `name`. Under lockdep, it opts out of lockdep's tracking of its
+/// file's active references, as sysfs requires of attributes that do not live in static
+/// memory (their built-in key is not a static object).
 fn attribute_named(name: &'static CStr) -> attribute {
-    attribute {
-        name: name.as_char_ptr(),
-        mode: MODE,
-        #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
-        ignore_lockdep: true,
-        #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
-        key: core::ptr::null_mut(),
-        #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
-        skey: Default::default(),
-    }
+    // SAFETY: All-zero is a valid `attribute`: a null name (set below), mode 0, and under
+    // lockdep a null key and a zeroed `lock_class_key`.
+    let mut attr: attribute = unsafe { core::mem::zeroed() };
+    attr.name = name.as_char_ptr();
+    attr.mode = MODE;
+    #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+    attr.set_ignore_lockdep(true);
+    attr
 }
 
 impl<T: DirFiles> Dir<T> {
