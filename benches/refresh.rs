@@ -13,9 +13,12 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use damon_stat_logic::logic::bandwidth::estimated_bandwidth;
+use damon_stat_logic::logic::breakdown::{
+    layout, node_figures, CgroupEntry, FolioInfo, FolioKind, Sampler, CGROUP_CAPACITY,
+};
 use damon_stat_logic::logic::damon_values::{Intervals, RegionSample};
 use damon_stat_logic::logic::percentiles::{idle_ms_percentiles, IdleEntry, NR_PERCENTILES};
-use damon_stat_logic::logic::published::{Published, Results};
+use damon_stat_logic::logic::published::{Published, Results, SeqWords};
 use damon_stat_logic::logic::refresh::compute_results;
 use damon_stat_logic::logic::tuner::{IntervalsGoal, Tuner};
 
@@ -293,12 +296,71 @@ fn breakdown(n: usize, samples: usize) {
     );
 }
 
+/// The breakdown's share of kdamond's work for `n` regions: per window, recording one
+/// folio sample per region (the folio lookup itself is kernel work, counted by `make
+/// compare`); per refresh, two nodes' figures, the sampled figures and their publication.
+fn breakdown_work(n: usize, samples: usize) {
+    let regions = regions(n, 0x9e37_79b9_7f4a_7c15 ^ n as u64);
+    let aggr_us = 100_000;
+    // Folios of 16 cgroups, a third of them huge, a third page cache.
+    let infos: Vec<FolioInfo> = (0..n)
+        .map(|i| FolioInfo {
+            kind: [FolioKind::Anon, FolioKind::File, FolioKind::Other][i % 3],
+            huge: i % 3 == 0,
+            memcg_ino: 1 + (i % 16) as u64,
+        })
+        .collect();
+    let mut cgroups = vec![CgroupEntry::default(); CGROUP_CAPACITY];
+    let mut sampler = Sampler::new();
+    let record = median_ns(samples, || {
+        for (region, info) in black_box(&regions).iter().zip(&infos) {
+            sampler.record(&mut cgroups, region, Some(info), aggr_us);
+        }
+        sampler.end_window();
+    });
+    let end = regions.last().map_or(0, |r| r.end);
+    let mut clipped = regions.clone();
+    let mut entries = vec![IdleEntry::default(); n];
+    let mut words = vec![0u64; layout::WORDS];
+    let nodes = median_ns(samples, || {
+        for (nid, span) in [(0, end / 2), (end / 2, end)].into_iter().enumerate() {
+            let at = layout::node(nid);
+            node_figures(
+                black_box(&regions),
+                Some(span),
+                &mut clipped,
+                &mut entries,
+                aggr_us,
+                &mut words[at..at + layout::NODE_WORDS],
+            );
+        }
+    });
+    let finish = median_ns(samples, || {
+        for (region, info) in regions.iter().zip(&infos).take(64) {
+            sampler.record(&mut cgroups, region, Some(info), aggr_us);
+        }
+        sampler.finish(&mut cgroups, &mut words);
+    });
+    static PUBLISHED: SeqWords<{ layout::WORDS }> = SeqWords::new();
+    let publish = median_ns(samples, || PUBLISHED.publish(black_box(&words)));
+    println!(
+        "breakdown ({n} regions, medians): per window, sampling {}; per refresh, 2 nodes {}, sampled figures {}, publish {} ({} words)",
+        format_us(record),
+        format_us(nodes),
+        format_us(finish),
+        format_us(publish),
+        layout::WORDS,
+    );
+}
+
 fn main() {
     // `cargo test --benches` runs this with `--bench` absent: keep that short.
     let quick = !std::env::args().any(|a| a == "--bench");
     let samples = if quick { 100 } else { 20_000 };
     bench(1000, samples, 1);
     breakdown(1000, samples / 4);
+    breakdown_work(1000, samples / 4);
+    breakdown_work(100, samples / 4);
     versus_c(1000, samples / 4);
     bench(100, samples, 10);
     versus_c(100, samples / 4);
