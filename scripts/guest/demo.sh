@@ -23,6 +23,11 @@ for round in 1 2 3 4; do
 	echo "    memory_idle_ms_percentiles (p0 p10 p25 p50 p75 p90 p100):"
 	echo "        $(cut -d, -f1,11,26,51,76,91,101 $P/memory_idle_ms_percentiles | tr , ' ')"
 done
+B=/sys/module/damon_stat/breakdown
+echo "--- breakdown (sampled): accessed bytes by kind, of $(cat $B/accessed/samples) samples"
+for kind in anon_base anon_huge file_base file_huge other; do
+	printf '    %-10s %s\n' "$kind" "$(cat $B/accessed/${kind}_bytes)"
+done
 kill "$workload"
 echo "--- echo N > enabled; rmmod damon_stat"
 echo N > $P/enabled
