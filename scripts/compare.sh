@@ -76,6 +76,8 @@ case " $kernels " in *" damon_stat "*)
 	;;
 esac
 [ "$plugin" = 0 ] || build_tcg_plugin
+# The guests run the exporter against each kernel's DAMON_STAT (see the end of guest.sh).
+[ "$(kernel_arch)" != x86_64 ] || build_exporter
 
 rm -rf "$out/logs"
 mkdir -p "$out/logs"
@@ -121,6 +123,37 @@ for r in $(seq 1 "$repeat"); do
 		[ "$status" = 0 ] || die "the $kernel guest failed (log: $out/logs/$kernel-$r.log)"
 	done
 done
+
+# The exporter, one binary for both: upstream's built-in DAMON_STAT reads as builtin with
+# no breakdown, the module as a module with per-node series; both report up and the
+# median of the parameter file.
+exporter_checked=0
+for log in "$out"/logs/*.log; do
+	grep -q '^CMP-EXPORTER ' "$log" || continue
+	kernel=$(basename "$log" .log)
+	kernel=${kernel%-*}
+	lines=$(grep '^CMP-EXPORTER' "$log" | tr -d '\r')
+	has() { echo "$lines" | grep -qE "$1"; }
+	has '^CMP-EXPORTER damon_stat_up 1$' || die "exporter on the $kernel guest: damon_stat_up is not 1 ($log)"
+	if [ "$kernel" = upstream ]; then
+		has 'damon_stat_info\{.*link_mode="builtin"' || die "exporter on upstream's DAMON_STAT: not reported as builtin ($log)"
+		! has 'damon_stat_node_' || die "exporter on upstream's DAMON_STAT: breakdown series where there is no breakdown ($log)"
+	else
+		has 'damon_stat_info\{.*link_mode="unknown"' || die "exporter on damon_stat: not reported as a module ($log)"
+		has 'damon_stat_node_monitored_bytes\{node="0"\} [1-9]' || die "exporter on damon_stat: no node 0 series ($log)"
+	fi
+	file_ms=$(echo "$lines" | sed -n 's/^CMP-EXPORTER p50_file_ms //p')
+	metric_s=$(echo "$lines" | sed -n 's/^CMP-EXPORTER damon_stat_memory_idle_seconds{percentile="50"} //p')
+	# The file's p50 just before or just after the exporter read it.
+	awk -v ms="$file_ms" -v s="$metric_s" 'BEGIN { n = split(ms, m, " "); if (s == "") exit 1
+		for (i = 1; i <= n; i++) if (sprintf("%.3f", s) == sprintf("%.3f", m[i] / 1000)) exit 0
+		exit 1 }' ||
+		die "exporter on the $kernel guest: p50 ${metric_s:-none} s, the parameter file ${file_ms:-none} ms ($log)"
+	exporter_checked=$((exporter_checked + 1))
+done
+[ "$(kernel_arch)" != x86_64 ] || [ "$exporter_checked" -gt 0 ] ||
+	die "no guest ran the exporter (see the end of benches/compare/guest.sh)"
+note "    the exporter read each kernel's DAMON_STAT ($exporter_checked boots): built in on 7.3 without a breakdown, a module with one on 6.12, p50 as in the parameter file"
 
 step "compare: the table (machine load now: $(cut -d' ' -f1-3 /proc/loadavg))"
 report_args=()

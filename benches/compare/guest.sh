@@ -263,4 +263,21 @@ for scenario in $COMPARE_SCENARIOS; do
 		;;
 	esac
 done
+
+# One binary for a mixed fleet: the exporter reads this kernel's DAMON_STAT (upstream's
+# built in, or the module), once, in textfile mode, after a refresh; the host checks
+# what it says (scripts/compare.sh).
+if command -v damon-stat-exporter >/dev/null; then
+	echo Y >"$P/enabled"
+	refreshed() { [ "$(cut -d, -f101 "$P/memory_idle_ms_percentiles")" != 0 ]; }
+	wait_until 15 refreshed
+	p50_before=$(cut -d, -f51 "$P/memory_idle_ms_percentiles")
+	damon-stat-exporter --textfile /tmp/damon_stat.prom 2>&1 | sed 's/^/CMP-EXPORTER-ERROR /'
+	grep -E '^damon_stat_(up|info|enabled|node_monitored_bytes)[ {]' /tmp/damon_stat.prom |
+		sed 's/^/CMP-EXPORTER /'
+	# Before and after: a refresh may come between the exporter's reading and ours.
+	echo "CMP-EXPORTER p50_file_ms $p50_before $(cut -d, -f51 "$P/memory_idle_ms_percentiles")"
+	grep '^damon_stat_memory_idle_seconds{percentile="50"}' /tmp/damon_stat.prom | sed 's/^/CMP-EXPORTER /'
+	echo N >"$P/enabled"
+fi
 echo "CMP-DONE"
