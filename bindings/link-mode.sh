@@ -6,7 +6,8 @@
 #             the module calls them directly and the module loader resolves them.
 #   kallsyms  it exports none of them (a stock 6.12): the module finds them at load time
 #             through a kprobe on kallsyms_lookup_name and calls them through pointers.
-# The functions are the --allowlist-function=damon_* lines of bindings/allowlist, the
+# The functions are the --allowlist-function=damon_* lines of bindings/allowlist (not
+# damon_stat_*, the module's own C helpers), the
 # exports those of KDIR/Module.symvers. DAMON_STAT_LINK=linked or kallsyms forces a mode
 # (linked fails on a kernel that lacks an export); a kernel exporting only some of them
 # is an error. Used by Kbuild, and by scripts/build-module.sh to say which mode it builds.
@@ -20,7 +21,7 @@ if [ ! -f "$symvers" ]; then
 	echo "error: $symvers is missing: KDIR is not a built kernel tree" >&2
 	exit 1
 fi
-functions=$(sed -n 's/^--allowlist-function=\(damon_.*\)$/\1/p' "$here/allowlist")
+functions=$(sed -n '/^--allowlist-function=damon_stat_/d; s/^--allowlist-function=\(damon_.*\)$/\1/p' "$here/allowlist")
 missing=
 nr_exported=0
 for f in $functions; do

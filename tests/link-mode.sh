@@ -21,7 +21,7 @@ for ko in "$kallsyms_ko" "$linked_ko"; do
 	[ -f "$ko" ] || die "$ko does not exist: build it first"
 done
 
-damon_functions=$(sed -n 's/^--allowlist-function=\(damon_.*\)$/\1/p' "$REPO_ROOT/bindings/allowlist" | sort)
+damon_functions=$(sed -n '/^--allowlist-function=damon_stat_/d; s/^--allowlist-function=\(damon_.*\)$/\1/p' "$REPO_ROOT/bindings/allowlist" | sort)
 undefined() {
 	llvm-nm -u "$1" | awk '{ print $2 }' | sort
 }

@@ -13,6 +13,7 @@ FUNCTIONS = [
     line.split("=", 1)[1]
     for line in (REPO / "bindings" / "allowlist").read_text().splitlines()
     if line.startswith("--allowlist-function=damon_")
+    and not line.startswith("--allowlist-function=damon_stat_")
 ]
 
 
