@@ -25,10 +25,16 @@ pub(crate) static BREAKDOWN: SeqWords<{ layout::WORDS }> = SeqWords::new();
 enum File {
     Generation,
     /// A node's monitored bytes, bandwidth or percentiles (`field` 0, 1, 2).
-    Node { nid: usize, field: usize },
+    Node {
+        nid: usize,
+        field: usize,
+    },
     /// The bytes of a class (`class` < [`NR_CLASSES`]) or the samples (`NR_CLASSES`),
     /// of accessed (`state` 0) or idle (1) memory.
-    Sampled { state: usize, class: usize },
+    Sampled {
+        state: usize,
+        class: usize,
+    },
 }
 
 /// Files per node directory.
@@ -200,5 +206,10 @@ pub(crate) fn create(module: &'static ThisModule) -> Result<Dir<BreakdownFiles>>
             GFP_KERNEL,
         )?;
     }
-    Dir::new(module, c_str!("breakdown"), &groups, Some(c_str!("cgroups")))
+    Dir::new(
+        module,
+        c_str!("breakdown"),
+        &groups,
+        Some(c_str!("cgroups")),
+    )
 }

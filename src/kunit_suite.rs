@@ -8,13 +8,13 @@
 
 use crate::ffi::damon::{AggregationHandler, Context, DamonApi, Running, Window};
 use crate::ffi::iomem::system_ram_span;
-use crate::ffi::probe;
 use crate::ffi::kunit::{
     kernel_kstrtobool, kunit_expect, kunit_expect_eq, kunit_suite, sleep_ms, CaseError, CaseResult,
     Test,
 };
 #[cfg(damon_stat_linked)]
 use crate::ffi::kunit::{kernel_symbol_at, SymbolText};
+use crate::ffi::probe;
 #[cfg(not(damon_stat_linked))]
 use crate::ffi::symbols::{self, Kallsyms};
 use crate::logic::bool_param::parse_bool;

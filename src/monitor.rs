@@ -180,7 +180,11 @@ impl StatHandler {
             let Some(words) = self.breakdown.get_mut(start..start + layout::NODE_WORDS) else {
                 break;
             };
-            let span = if nid < nodes { probe::node_span(nid) } else { None };
+            let span = if nid < nodes {
+                probe::node_span(nid)
+            } else {
+                None
+            };
             node_figures(
                 regions,
                 span,

@@ -176,7 +176,11 @@ impl Window<'_> {
                 let regions = addr_of!((*target).regions_list);
                 let mut r_node = (*regions).next.cast_const();
                 while r_node != regions.cast() {
-                    f(&*kernel::container_of!(r_node, bindings::damon_region, list));
+                    f(&*kernel::container_of!(
+                        r_node,
+                        bindings::damon_region,
+                        list
+                    ));
                     r_node = (*r_node).next.cast_const();
                 }
                 t_node = (*t_node).next.cast_const();

@@ -26,6 +26,6 @@ pub(crate) mod iomem;
 pub(crate) mod kunit;
 pub(crate) mod params;
 pub(crate) mod probe;
-pub(crate) mod sysfs;
 #[cfg(not(damon_stat_linked))]
 pub(crate) mod symbols;
+pub(crate) mod sysfs;

@@ -12,7 +12,7 @@ use core::marker::PhantomData;
 use core::ptr::{addr_of_mut, NonNull};
 use kernel::alloc::KVVec;
 use kernel::bindings::{attribute, attribute_group, bin_attribute, kobj_attribute, kobject};
-use kernel::error::code::{EINVAL, ENOMEM, EFBIG};
+use kernel::error::code::{EFBIG, EINVAL, ENOMEM};
 use kernel::ffi::c_char;
 use kernel::prelude::*;
 use kernel::str::CStr;
