@@ -2,7 +2,7 @@
 //! A QEMU TCG plugin for the benchmarks: it counts the guest instructions that each vCPU
 //! executes, and writes the counts out whenever the guest executes a marker instruction.
 //!
-//! Load it with `-plugin PATH/libdamon_stat_tcg_plugin.so,out=FILE[,profile_vcpu=N]`.
+//! Load it with `-plugin PATH/libdamon_stat_tcg_plugin.so,out=FILE[,profile_vcpu=N][,truth_mib=M]`.
 //!
 //! - Every translation block gets an execution callback that adds its instruction count
 //!   to the counter of the vCPU running it. Each vCPU thread writes only its own
@@ -19,12 +19,17 @@
 //!   [`report::profile_lines`]) and starts them again from zero. The host maps the
 //!   addresses to kernel symbols.
 //!
+//! - With `truth_mib=M`, every guest load and store of the first M MiB of guest-physical
+//!   memory also records the time of the access to its 4 KiB frame ([`truth`]); the
+//!   truth's markers ([`marker::TAG_TRUTH`] and the others) write what it says.
+//!
 //! A block's instructions are counted when it starts, so an exception in the middle of a
 //! block (a page fault, for instance) counts the rest of it too: the counts are exact for
 //! straight-line code and an upper bound by the faulting blocks' tails otherwise.
 
 pub mod marker;
 pub mod report;
+pub mod truth;
 
 // Not in the host tests: those link no QEMU, which the plugin's callbacks call into.
 #[cfg(not(test))]

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The plugin proper: QEMU's callbacks on top of [`crate::marker`] and [`crate::report`].
 
+use crate::truth::{Clock, PageTimes, PAGE_SIZE};
 use crate::{marker, report};
+use damon_stat_logic::logic::percentiles::IdleEntry;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +12,7 @@ use std::time::Instant;
 
 use qemu_plugin::install::{Args, Info, Value};
 use qemu_plugin::plugin::{HasCallbacks, Register};
-use qemu_plugin::{PluginId, TranslationBlock, VCPUIndex};
+use qemu_plugin::{MemRW, MemoryInfo, PluginId, TranslationBlock, VCPUIndex};
 
 /// A counter written by one vCPU thread only, alone on its cache line so that vCPUs do
 /// not bounce lines between host cores.
@@ -38,6 +40,95 @@ struct BlockCount {
     execs: AtomicU64,
 }
 
+/// The truth's state beside the per-frame times.
+struct Truth {
+    times: PageTimes,
+    clock: Arc<Clock>,
+    /// The reported range in frames; touches are counted in it only.
+    start: AtomicU64,
+    end: AtomicU64,
+    /// Touches in the range, per vCPU.
+    touches: Vec<VcpuCounter>,
+    /// The number the nibble markers build, and the report's sort buffer.
+    regs: Mutex<TruthRegs>,
+}
+
+#[derive(Default)]
+struct TruthRegs {
+    number: u64,
+    reports: u64,
+    scratch: Vec<IdleEntry>,
+}
+
+impl Truth {
+    fn on_access(&self, vcpu: VCPUIndex, info: &MemoryInfo<'_>, vaddr: u64) {
+        let Some(hw) = info.hwaddr(vaddr) else {
+            return;
+        };
+        if hw.is_io() {
+            return;
+        }
+        let pfn = hw.hwaddr() / PAGE_SIZE;
+        if self.times.access(pfn, self.clock.now())
+            && pfn >= self.start.load(Ordering::Relaxed)
+            && pfn < self.end.load(Ordering::Relaxed)
+        {
+            if let Some(c) = self.touches.get(vcpu as usize) {
+                c.add(1);
+            }
+        }
+    }
+
+    /// A truth marker's output line, if it has one.
+    fn on_marker(&self, tag: u16) -> Option<String> {
+        let mut regs = self.regs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(digit) = marker::nibble(tag) {
+            regs.number = regs.number << 4 | digit;
+            return None;
+        }
+        let number = std::mem::take(&mut regs.number);
+        let now = self.clock.now();
+        match tag {
+            marker::TAG_TRUTH => {
+                let window_ms = u32::try_from(number / 1000).unwrap_or(u32::MAX);
+                self.times.set_window(window_ms);
+                let regs = &mut *regs;
+                let report = self.times.report(
+                    self.start.load(Ordering::Relaxed),
+                    self.end.load(Ordering::Relaxed),
+                    now,
+                    &mut regs.scratch,
+                );
+                let touches = self.touches.iter().map(VcpuCounter::get).sum();
+                regs.reports += 1;
+                let n = regs.reports;
+                Some(report::truth_line(
+                    n,
+                    now,
+                    self.times.window_ms(),
+                    touches,
+                    &report,
+                ))
+            }
+            marker::TAG_RANGE_START => {
+                self.start.store(number / PAGE_SIZE, Ordering::Relaxed);
+                Some(format!("truth-range start_pfn={}\n", number / PAGE_SIZE))
+            }
+            marker::TAG_RANGE_END => {
+                self.end
+                    .store(number.div_ceil(PAGE_SIZE), Ordering::Relaxed);
+                Some(format!(
+                    "truth-range end_pfn={}\n",
+                    number.div_ceil(PAGE_SIZE)
+                ))
+            }
+            marker::TAG_PAGE => Some(report::page_line(number, now, self.times.page(number))),
+            marker::TAG_STAMP => Some(format!("stamp ms={now}\n")),
+            _ => None,
+        }
+    }
+}
+
 struct State {
     /// Instructions executed, indexed by vCPU.
     insns: Vec<VcpuCounter>,
@@ -47,6 +138,7 @@ struct State {
     out: Mutex<BufWriter<File>>,
     seq: AtomicU64,
     start: Instant,
+    truth: Option<Truth>,
 }
 
 impl State {
@@ -63,6 +155,12 @@ impl State {
     }
 
     fn on_marker(&self, vcpu: VCPUIndex, tag: u16) {
+        if tag != marker::TAG_SNAPSHOT && tag != marker::TAG_PROFILE {
+            if let Some(text) = self.truth.as_ref().and_then(|t| t.on_marker(tag)) {
+                self.write(&text);
+            }
+            return;
+        }
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let ns = self.start.elapsed().as_nanos();
         let counts: Vec<u64> = self.insns.iter().map(VcpuCounter::get).collect();
@@ -76,6 +174,10 @@ impl State {
                 text.push_str(&report::profile_lines(seq, p, execs));
             }
         }
+        self.write(&text);
+    }
+
+    fn write(&self, text: &str) {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         // A full disk loses a line, which the host notices as a missing marker.
         let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
@@ -113,12 +215,22 @@ impl Register for InsnCount {
                 )))
             }
         };
+        let truth_mib = match args.parsed.get("truth_mib") {
+            None => None,
+            Some(Value::Integer(n)) if (1..=1 << 20).contains(n) => Some(*n as u64),
+            Some(_) => {
+                return Err(arg_error(
+                    "truth_mib must be the guest-physical MiB to watch (1 to 1048576)".into(),
+                ))
+            }
+        };
         let file = File::create(&path).map_err(|e| arg_error(format!("{path}: {e}")))?;
         let mut out = BufWriter::new(file);
         let _ = writeln!(
             out,
-            "# damon_stat TCG plugin: vcpus={vcpus} profile_vcpu={}",
-            profile_vcpu.map_or(-1, i64::from)
+            "# damon_stat TCG plugin: vcpus={vcpus} profile_vcpu={} truth_mib={}",
+            profile_vcpu.map_or(-1, i64::from),
+            truth_mib.unwrap_or(0)
         );
         let _ = out.flush();
         self.state = Some(Arc::new(State {
@@ -128,6 +240,17 @@ impl Register for InsnCount {
             out: Mutex::new(out),
             seq: AtomicU64::new(0),
             start: Instant::now(),
+            truth: truth_mib.map(|mib| {
+                let pages = mib * (1 << 20) / PAGE_SIZE;
+                Truth {
+                    times: PageTimes::new(pages),
+                    clock: Clock::start(),
+                    start: AtomicU64::new(0),
+                    end: AtomicU64::new(pages),
+                    touches: (0..vcpus).map(|_| VcpuCounter::default()).collect(),
+                    regs: Mutex::new(TruthRegs::default()),
+                }
+            }),
         }));
         Ok(())
     }
@@ -160,6 +283,17 @@ impl HasCallbacks for InsnCount {
         tb.register_execute_callback(move |vcpu| s.on_block(vcpu, insns, block.as_deref()));
 
         for insn in tb.instructions() {
+            if state.truth.is_some() {
+                let s = state.clone();
+                insn.register_memory_access_callback(
+                    move |vcpu, info, vaddr| {
+                        if let Some(t) = &s.truth {
+                            t.on_access(vcpu, &info, vaddr);
+                        }
+                    },
+                    MemRW::QEMU_PLUGIN_MEM_RW,
+                );
+            }
             // API v1 copies the bytes into a new vector: look only at 7-byte instructions.
             if insn.size() != marker::LEN {
                 continue;
