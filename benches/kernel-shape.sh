@@ -27,7 +27,7 @@ mkdir -p "$out"
 for i in "${!shapes[@]}"; do
 	kdir=$(KERNEL_SHAPE="${shapes[$i]}" scripts/build-kernel.sh test)
 	step "kernel shape: ${names[$i]} (KERNEL_SHAPE=\"${shapes[$i]}\")"
-	COMPARE_TEST_KDIR=$kdir COMPARE_KERNELS=damon_stat COMPARE_SECONDS=$seconds \
+	COMPARE_TRUTH=0 COMPARE_TEST_KDIR=$kdir COMPARE_KERNELS=damon_stat COMPARE_SECONDS=$seconds \
 		COMPARE_REPEAT=$repeat COMPARE_SCENARIOS="core-50ms core-5ms dense-flush" \
 		COMPARE_OUT="$out/$i" scripts/compare.sh >"$out/$i.txt" ||
 		die "make compare failed for KERNEL_SHAPE=\"${shapes[$i]}\" (output: $out/$i.txt)"

@@ -11,8 +11,11 @@
 # Environment:
 #   COMPARE_SECONDS    length of each scenario (default 60; the phase change runs twice)
 #   COMPARE_REPEAT     boots per kernel (default 3)
-#   COMPARE_SCENARIOS  default: dense dense-flush sparse-thp sparse-4k idle phase core-50ms
-#                      core-5ms (dense-flush: dense with a TLB flush after every pass);
+#   COMPARE_SCENARIOS  default: dense dense-flush sparse-thp sparse-4k idle phase
+#                      stress-ng-thp stress-ng-4k sqlite-thp sqlite-4k xz-thp xz-4k
+#                      core-50ms core-5ms (dense-flush: dense with a TLB flush after
+#                      every pass; the -thp and -4k ones run Debian's stress-ng, sqlite3
+#                      and xz under THP always and never, benches/compare/guest.sh);
 #                      trace-dense (not in the default) prints every aggregation window's
 #                      length and observed access ratio and every tuning step, to compare
 #                      the interval tuners; trace-dense-flush the same with a workload
@@ -20,6 +23,10 @@
 #   COMPARE_OUT        where logs and results go (default: target/compare)
 #   COMPARE_PLUGIN     1 (default): count guest instructions with the TCG plugin
 #                      (benches/tcg-plugin/), kdamond alone on vCPU 1; 0: ticks only
+#   COMPARE_TRUTH      1 (default, with the plugin): the plugin also records when every
+#                      4 KiB page of guest memory was last accessed, and the table gets
+#                      truth columns from it (benches/compare/truth.py); 0: only the
+#                      workloads' design truth (the guests run several times faster)
 #   COMPARE_TEST_KDIR, COMPARE_UPSTREAM_KDIR  built kernel trees to measure instead of
 #                      the test and upstream flavours (benches/kernel-shape.sh); the module
 #                      is built against the first
@@ -27,19 +34,34 @@
 #   COMPARE_MEM        guest memory (default 2G; benches/memory-sweep.sh)
 #   COMPARE_MAX_EXTRA_ERROR  fail when a scenario's share of memory reported accessed is
 #                      more than this many percentage points farther from the ground truth
-#                      than upstream's (make check's differential check)
+#                      than upstream's (the differential check without the truth)
+#   COMPARE_MAX_TRUTH_ERROR  fail when damon_stat's share of memory reported accessed is
+#                      more than this many percentage points off the plugin's truth of
+#                      its own boot (make check's differential check)
 source "$(dirname "$0")/lib.sh"
 x86_64_only "make compare (upstream 7.3 is built for x86_64)"
 cd "$REPO_ROOT"
 
 seconds=${COMPARE_SECONDS:-60}
 repeat=${COMPARE_REPEAT:-3}
-scenarios=${COMPARE_SCENARIOS:-dense dense-flush sparse-thp sparse-4k idle phase core-50ms core-5ms}
+programs="stress-ng-thp stress-ng-4k sqlite-thp sqlite-4k xz-thp xz-4k"
+scenarios=${COMPARE_SCENARIOS:-dense dense-flush sparse-thp sparse-4k idle phase $programs core-50ms core-5ms}
 out=${COMPARE_OUT:-$REPO_ROOT/target/compare}
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || die "COMPARE_SECONDS=$seconds: give a whole number of seconds (e.g. 60)"
 [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || die "COMPARE_REPEAT=$repeat: give a positive whole number (e.g. 3)"
 plugin=${COMPARE_PLUGIN:-1}
 [[ "$plugin" =~ ^[01]$ ]] || die "COMPARE_PLUGIN=$plugin: give 1 (count instructions) or 0"
+truth=${COMPARE_TRUTH:-$plugin}
+[[ "$truth" =~ ^[01]$ ]] || die "COMPARE_TRUTH=$truth: give 1 (the plugin's truth of every access) or 0"
+[ "$truth" = 0 ] || [ "$plugin" = 1 ] || die "COMPARE_TRUTH=1 needs the plugin: leave COMPARE_PLUGIN at 1"
+mem=${COMPARE_MEM:-2G}
+case "$mem" in
+[1-9]*G) mem_mib=$((${mem%G} * 1024)) ;;
+[1-9]*M) mem_mib=${mem%M} ;;
+*) die "COMPARE_MEM=$mem: give a size like 2G or 1536M" ;;
+esac
+[ "$truth" = 0 ] || [ "$mem_mib" -le 3072 ] ||
+	die "COMPARE_MEM=$mem: the truth follows guests of up to 3 GiB (QEMU puts more above 4 GiB); set COMPARE_TRUTH=0"
 kernels=${COMPARE_KERNELS:-damon_stat upstream}
 for k in $kernels; do
 	case "$k" in
@@ -50,7 +72,12 @@ done
 for s in $scenarios; do
 	case "$s" in
 	dense | dense-flush | sparse-thp | sparse-4k | idle | phase | core-50ms | core-5ms | trace-dense | trace-dense-flush) ;;
-	*) die "COMPARE_SCENARIOS: unknown scenario '$s' (dense dense-flush sparse-thp sparse-4k idle phase core-50ms core-5ms trace-dense trace-dense-flush)" ;;
+	stress-ng-thp | stress-ng-4k | sqlite-thp | sqlite-4k | xz-thp | xz-4k)
+		program=${s%-*}
+		[ "$program" != sqlite ] || program=sqlite3
+		command -v "$program" >/dev/null || die "$program is missing: run 'make setup'"
+		;;
+	*) die "COMPARE_SCENARIOS: unknown scenario '$s' (dense dense-flush sparse-thp sparse-4k idle phase $programs core-50ms core-5ms trace-dense trace-dense-flush)" ;;
 	esac
 done
 command -v gcc >/dev/null || die "gcc is missing: run 'make setup'"
@@ -63,6 +90,8 @@ for s in $scenarios; do
 	n=$((n + 1))
 	guest_seconds=$((guest_seconds + seconds + 25))
 	[ "$s" = phase ] && guest_seconds=$((guest_seconds + seconds))
+	# The programs' set-up: a database to fill, an input to write.
+	case " $programs " in *" $s "*) guest_seconds=$((guest_seconds + 90)) ;; esac
 done
 guest_seconds=$((guest_seconds + 60))
 step "compare: $n scenario(s) of ${seconds} s, $repeat boot(s) per kernel: about $((2 * repeat * guest_seconds / 60)) minutes of guests after the builds"
@@ -83,7 +112,7 @@ rm -rf "$out/logs"
 mkdir -p "$out/logs"
 gcc -O2 -static -Wall -Wextra -Werror -o "$out/workload" benches/compare/workload.c ||
 	die "building the workload failed (gcc -static needs Debian's libc6-dev)"
-printf 'COMPARE_SECONDS=%s\nCOMPARE_SCENARIOS="%s"\nCOMPARE_PLUGIN=%s\n' "$seconds" "$scenarios" "$plugin" >"$out/compare.env"
+printf 'COMPARE_SECONDS=%s\nCOMPARE_SCENARIOS="%s"\nCOMPARE_PLUGIN=%s\nCOMPARE_TRUTH=%s\n' "$seconds" "$scenarios" "$plugin" "$truth" >"$out/compare.env"
 # The kernels' symbols, for the plugin's profile.
 for k in $kernels; do
 	if [ "$k" = upstream ]; then cp "$upstream_kdir/System.map" "$out/upstream.System.map"; else cp "$test_kdir/System.map" "$out/damon_stat.System.map"; fi
@@ -109,11 +138,14 @@ for r in $(seq 1 "$repeat"); do
 		fi
 		vm_plugin=
 		[ "$plugin" = 0 ] || vm_plugin="$TCG_PLUGIN,out=$out/logs/$kernel-$r.insns,profile_vcpu=1"
+		# Guest-physical memory starts at 0; above 3 GiB QEMU moves some of it past 4 GiB,
+		# which the truth does not follow (memory-sweep.sh runs without it).
+		[ "$truth" = 0 ] || vm_plugin="$vm_plugin,truth_mib=$mem_mib"
 		rm -f "$out/logs/$kernel-$r.insns"
 		step "compare: $kernel, boot $r of $repeat"
 		set +e
 		# The per-second readings go to the log only.
-		KDIR=$kdir MODULE=$module CMDLINE="$cmdline ${COMPARE_CMDLINE:-}" GUEST=benches/compare/guest.sh VM_MEM=${COMPARE_MEM:-2G} VM_CPUS=2 \
+		KDIR=$kdir MODULE=$module CMDLINE="$cmdline ${COMPARE_CMDLINE:-}" GUEST=benches/compare/guest.sh VM_MEM=$mem VM_CPUS=2 \
 			VM_TIMEOUT=$((2 * guest_seconds)) VM_PLUGIN=$vm_plugin \
 			VM_FILES="$out/workload $out/compare.env $REPO_ROOT/benches/compare/windows.awk" \
 			VM_LOG="$out/logs/$kernel-$r.log" scripts/vm-run.sh |
@@ -158,6 +190,9 @@ note "    the exporter read each kernel's DAMON_STAT ($exporter_checked boots): 
 step "compare: the table (machine load now: $(cut -d' ' -f1-3 /proc/loadavg))"
 report_args=()
 if [ -n "${COMPARE_MAX_EXTRA_ERROR:-}" ]; then
-	report_args=(--max-extra-error "$COMPARE_MAX_EXTRA_ERROR")
+	report_args+=(--max-extra-error "$COMPARE_MAX_EXTRA_ERROR")
+fi
+if [ -n "${COMPARE_MAX_TRUTH_ERROR:-}" ]; then
+	report_args+=(--max-truth-error "$COMPARE_MAX_TRUTH_ERROR")
 fi
 python3 benches/compare/report.py "${report_args[@]}" "$out" "$out"/logs/*.log

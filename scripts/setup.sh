@@ -14,6 +14,7 @@ PACKAGES=(
 	qemu-system-x86 busybox-static python3 python3-venv dkms
 	qemu-system-arm # qemu-system-aarch64, for ARCH=arm64 guests
 	gcc libc6-dev gnuplot-nox
+	stress-ng sqlite3 # programs that make compare runs in its guests
 )
 
 missing=()

@@ -8,6 +8,10 @@
 #   COMPARE_PLUGIN     1 when QEMU runs the TCG plugin (benches/tcg-plugin/): the guest
 #                      then runs the plugin's known-answer test first, and measures each
 #                      scenario's cost in instructions (cost_begin, cost_end)
+#   COMPARE_TRUTH      1 when the plugin also keeps the truth of every access
+#                      (truth_mib): the guest tells it the System RAM span DAMON_STAT
+#                      monitors, runs the truth's known-answer test, and has it write
+#                      the truth after every reading (CMP-TRUTH pairs them)
 #
 # kdamond gets vCPU 1 to itself (compare.sh boots with isolcpus=1; this script and the
 # workload stay on vCPU 0), so that the plugin's count of vCPU 1 is kdamond's work plus
@@ -35,6 +39,15 @@ SPAN_START=$2
 SPAN_END=$3
 SPAN_BYTES=$(($3 - $2))
 echo "CMP-KERNEL release=$(uname -r) system_ram=$1 span=$SPAN_BYTES ram_ranges=$(grep -c ': System RAM$' /proc/iomem)"
+[ "${COMPARE_TRUTH:-0}" = 1 ] && $WL truth-range "$SPAN_START" "$SPAN_END"
+
+# truth SCENARIO: has the plugin write the truth for the current aggregation interval
+# (the n-th truth line goes with the n-th CMP-TRUTH line).
+truth() {
+	[ "${COMPARE_TRUTH:-0}" = 1 ] || return 0
+	$WL truth "$aggr"
+	echo "CMP-TRUTH scenario=$1 t=$t"
+}
 
 now() { cut -d' ' -f1 /proc/uptime; }
 
@@ -132,6 +145,52 @@ stat_scenario() {
 	shift 2
 	start_workload "$@"
 	idle_baseline "$name"
+	measure "$name" "$seconds"
+	moved=$(sed -n 's/^moved .*at=\([0-9.]*\)$/\1/p' /tmp/wl.out)
+	[ -n "$moved" ] && moved=$(elapsed "$t0" "$moved") || moved=-1
+	stop_workload
+	echo "CMP-END scenario=$name ticks=$((ticks1 - ticks0)) elapsed=$(elapsed "$t0" "$t1") truth_hot=$TRUTH_HOT span=$SPAN_BYTES first_result=$first moved_at=$moved anon_huge_kb=$ANON_HUGE_KB"
+}
+
+program_ready_or_gone() {
+	[ -e /tmp/program.ready ] || ! kill -0 "$PROGRAM_PID" 2>/dev/null
+}
+
+# program_scenario NAME SECONDS THP_MODE COMMAND: the same with a program that no one
+# here wrote (from Debian's packages, run from the host's userland) instead of the
+# workload. COMMAND creates /tmp/program.ready when its set-up is done; the measurement
+# starts 10 s later. Its truth is the plugin's only.
+program_scenario() {
+	name=$1 seconds=$2
+	echo "$3" >"$THP"
+	rm -f /tmp/program.out /tmp/program.ready
+	# A process group of its own, to stop the program with whatever it started.
+	setsid sh -c "$4" >/tmp/program.out 2>&1 &
+	PROGRAM_PID=$!
+	# Its set-up (a database to fill, an input to write), then 10 s of its steady state.
+	wait_until 400 program_ready_or_gone
+	sleep 10
+	kill -0 "$PROGRAM_PID" 2>/dev/null || {
+		echo "compare: $name stopped early: $(tail -5 /tmp/program.out)"
+		exit 1
+	}
+	ANON_HUGE_KB=$(awk '/^AnonHugePages:/ { print $2 }' /proc/meminfo)
+	echo "CMP-WORKLOAD thp=$(cat "$THP") program=$name anon_huge_kb=$ANON_HUGE_KB"
+	idle_baseline "$name"
+	measure "$name" "$seconds"
+	kill -TERM -- "-$PROGRAM_PID" 2>/dev/null
+	wait "$PROGRAM_PID" 2>/dev/null
+	sleep 1
+	umount /tmp/sq 2>/dev/null
+	rm -f /tmp/xz.in
+	echo "CMP-END scenario=$name ticks=$((ticks1 - ticks0)) elapsed=$(elapsed "$t0" "$t1") truth_hot=-1 span=$SPAN_BYTES first_result=$first moved_at=-1 anon_huge_kb=$ANON_HUGE_KB"
+}
+
+# measure NAME SECONDS: enables DAMON_STAT, reads every parameter (and the truth) every
+# second, with the cost window in the second half, and disables it; sets t0, t1,
+# ticks0, ticks1 and first for the CMP-END line.
+measure() {
+	name=$1 seconds=$2
 	before=$(cat "$P/memory_idle_ms_percentiles")
 	t0=$(now)
 	echo Y >"$P/enabled" || exit 1
@@ -151,15 +210,12 @@ stat_scenario() {
 			fresh=1 first=$t
 		fi
 		echo "CMP scenario=$name t=$t fresh=$fresh aggr_us=$aggr bw=$bw pct=$pct"
+		truth "$name"
 	done
 	cost_end "$name"
 	ticks1=$(ticks "$pid")
 	t1=$(now)
 	echo N >"$P/enabled"
-	moved=$(sed -n 's/^moved .*at=\([0-9.]*\)$/\1/p' /tmp/wl.out)
-	[ -n "$moved" ] && moved=$(elapsed "$t0" "$moved") || moved=-1
-	stop_workload
-	echo "CMP-END scenario=$name ticks=$((ticks1 - ticks0)) elapsed=$(elapsed "$t0" "$t1") truth_hot=$TRUTH_HOT span=$SPAN_BYTES first_result=$first moved_at=$moved anon_huge_kb=$ANON_HUGE_KB"
 }
 
 # core_scenario NAME SECONDS SAMPLE_US: the bare DAMON core through DAMON sysfs, paddr
@@ -238,8 +294,40 @@ if [ "${COMPARE_PLUGIN:-0}" = 1 ]; then
 	echo "CMP-MARK scenario=plugin what=spin-begin"
 	echo "CMP-MARK scenario=plugin what=spin-end"
 fi
+# The truth's known answer: pages written at known times, one huge page partly
+# (benches/compare/truth.py checks what the plugin saw).
+if [ "${COMPARE_TRUTH:-0}" = 1 ]; then
+	echo always >"$THP"
+	$WL truth-test >/tmp/truth-test.out || {
+		echo "compare: the truth's known-answer test failed: $(cat /tmp/truth-test.out)"
+		exit 1
+	}
+	sed 's/^/CMP-TRUTH-TEST /' /tmp/truth-test.out
+fi
 # The module's symbols, for the plugin's profile (the kernel's come from its System.map).
 grep '\[damon_stat\]' /proc/kallsyms | sed 's/^/CMP-KSYM /'
+
+# The programs (make setup installs them). stress-ng: one stressor writes 384 MiB once
+# and sleeps, another keeps writing 64 MiB. sqlite3: a 120 MB table of 400,000 rows on a
+# tmpfs of its own (huge pages there with THP always), point queries on a random row of
+# the first 40,000, through a 1 MB page cache of sqlite's own. xz: compresses 48 MiB of
+# the host's shared libraries again and again at level 6 (a 94 MiB match finder).
+stress_ng_program() {
+	# stress-ng's vm stressor gives its memory random madvise() advice unless told one.
+	echo "stress-ng --vm 1 --vm-bytes 384m --vm-keep --vm-hang 0 --vm-method write64 --vm-madvise $1 --quiet &
+	sleep 20; stress-ng --vm 1 --vm-bytes 64m --vm-keep --vm-method write64 --vm-madvise $1 --quiet &
+	sleep 5; touch /tmp/program.ready; wait"
+}
+sqlite_program() {
+	echo "mkdir -p /tmp/sq && mount -t tmpfs -o huge=$1,size=400m tmpfs /tmp/sq &&
+	sqlite3 /tmp/sq/db 'CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);
+		WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c LIMIT 400000)
+		INSERT INTO t SELECT i, randomblob(300) FROM c;' && touch /tmp/program.ready &&
+	awk 'BEGIN { srand(1); for (;;) printf \"SELECT length(v) FROM t WHERE id = %d;\\n\", 1 + int(rand() * 40000) }' |
+		sqlite3 -cmd 'PRAGMA cache_size = -1000' /tmp/sq/db >/dev/null"
+}
+XZ='cat /usr/lib/x86_64-linux-gnu/*.so* 2>/dev/null | head -c 48m >/tmp/xz.in && touch /tmp/program.ready &&
+	while :; do xz -6 -T1 -c /tmp/xz.in >/dev/null; done'
 
 S=$COMPARE_SECONDS
 for scenario in $COMPARE_SCENARIOS; do
@@ -252,6 +340,12 @@ for scenario in $COMPARE_SCENARIOS; do
 	idle) stat_scenario idle "$S" never --size 512 --hot 0 ;;
 	phase) stat_scenario phase $((2 * S)) never --size 512 --hot 64 --stride 4096 \
 		--move-after "$S" --move-to 256 ;;
+	stress-ng-thp) program_scenario stress-ng-thp "$S" always "$(stress_ng_program hugepage)" ;;
+	stress-ng-4k) program_scenario stress-ng-4k "$S" never "$(stress_ng_program normal)" ;;
+	sqlite-thp) program_scenario sqlite-thp "$S" always "$(sqlite_program always)" ;;
+	sqlite-4k) program_scenario sqlite-4k "$S" never "$(sqlite_program never)" ;;
+	xz-thp) program_scenario xz-thp "$S" always "$XZ" ;;
+	xz-4k) program_scenario xz-4k "$S" never "$XZ" ;;
 	core-50ms) core_scenario core-50ms "$S" 50000 ;;
 	core-5ms) core_scenario core-5ms "$S" 5000 ;;
 	trace-dense) trace_windows trace-dense "$S" never --size 512 --hot 64 --stride 4096 ;;

@@ -3,7 +3,7 @@
 """`make compare`'s report: reads the guests' serial logs, prints the table, writes the
 CSV and the picture of the idle-time percentiles.
 
-Usage: report.py [--max-extra-error PP] OUTDIR LOG...   (each LOG named
+Usage: report.py [--max-extra-error PP] [--max-truth-error PP] OUTDIR LOG...   (each LOG named
 <kernel>-<repeat>.log, kernel being damon_stat or upstream; the TCG plugin's counts of
 that boot, when it ran, beside it as <kernel>-<repeat>.insns, and the kernel's
 System.map in OUTDIR as <kernel>.System.map). Every figure is the median over the
@@ -11,7 +11,9 @@ repeats; the instruction figures also get their spread, (max - min) / median. Wr
 compare.csv and, with the plugin, profile.csv (where kdamond's instructions go, per
 function). With --max-extra-error, exits 1 when a scenario's hot share is more than
 PP percentage points farther from the ground truth than upstream's (the differential
-check of make check).
+check without the plugin's truth); with --max-truth-error, when damon_stat's hot share
+is more than PP points off the truth that the plugin recorded in its own boot (the
+differential check of make check).
 """
 
 import csv
@@ -24,10 +26,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import insns  # noqa: E402  (beside this file)
+import truth as plugin_truth  # noqa: E402
 
 KERNELS = ("damon_stat", "upstream")
 LABEL = {"damon_stat": "damon_stat 6.12", "upstream": "upstream 7.3"}
-STAT_SCENARIOS = ("dense", "dense-flush", "sparse-thp", "sparse-4k", "idle", "phase")
+PROGRAM_SCENARIOS = ("stress-ng-thp", "stress-ng-4k", "sqlite-thp", "sqlite-4k", "xz-thp", "xz-4k")
+STAT_SCENARIOS = ("dense", "dense-flush", "sparse-thp", "sparse-4k", "idle", "phase") + PROGRAM_SCENARIOS
 CORE_SCENARIOS = ("core-50ms", "core-5ms")
 # Both kernels keep DAMON_STAT's attributes: 20 samples per aggregation window.
 AGGR_SAMPLES = 20
@@ -72,6 +76,13 @@ def parse_log(path):
     return runs
 
 
+def has_truth(plugin_out):
+    with open(plugin_out, errors="replace") as f:
+        header = f.readline()
+    m = re.search(r"truth_mib=(\d+)", header)
+    return bool(m and int(m.group(1)))
+
+
 def hot_share(pct):
     """Share of memory reported accessed, in whole %: p_k (k >= 1) is negative exactly
     when at least k % of memory was accessed, so this is the share rounded down (p0 is
@@ -101,7 +112,8 @@ def figures(run, scenario):
     if "anon_huge_kb" in end:
         # What THP really gave the workload: the reading depends on it.
         out["huge pages mapped MiB"] = int(end["anon_huge_kb"]) / 1024
-    out["_truth hot share %"] = 100 * truth / span
+    # -1: a program's, whose only truth is the plugin's.
+    out["_truth hot share %"] = 100 * truth / span if truth >= 0 else math.nan
     first = float(end["first_result"])
     out["first result s"] = first if first >= 0 else math.nan
     for t in (10, 30, 60):
@@ -119,7 +131,7 @@ def figures(run, scenario):
         out["bandwidth spread % (stdev/mean)"] = (
             100 * statistics.pstdev(bws) / mean if mean else math.nan
         )
-        if truth:
+        if truth > 0:
             # The DAMON model: every hot byte seen in every sample of the window.
             ratios = [
                 r["bw"] / (truth * AGGR_SAMPLES / (r["aggr_us"] / 1e6)) for r in half
@@ -139,6 +151,44 @@ def figures(run, scenario):
                 break
         out["phase change seen after s"] = seen
     out["_pct"] = last["pct"]
+    out.update(truth_figures(run, readings))
+    return out
+
+
+def truth_figures(run, readings):
+    """The plugin's truth against the readings it was written after, over the second
+    half of the run like the readings' own figures."""
+    reports = run.get("truth")
+    if not reports or len(reports) != len(readings):
+        return {}
+    bws = plugin_truth.bandwidths(reports)
+    half = [(r, t, bw) for r, t, bw in zip(readings, reports, bws)
+            if r["fresh"] and r["t"] >= readings[-1]["t"] / 2]
+    if not half:
+        return {}
+    out = {}
+    true_share = [100 * t["hot_pages"] / t["pages"] for _, t, _ in half]
+    out["plugin: hot share % (same boot)"] = statistics.median(true_share)
+    out["hot share error vs plugin (points)"] = statistics.median(
+        abs(hot_share(r["pct"]) - share) for (r, _, _), share in zip(half, true_share))
+    # DAMON cannot know of an access before it started: the truth's idle times are
+    # capped at the time since DAMON_STAT was enabled.
+    errors = [plugin_truth.percentile_errors(r["pct"], plugin_truth.capped(t["pct"], r["t"] * 1000))
+              for r, t, _ in half]
+    out["percentile error vs plugin (mean |log10 ms|)"] = statistics.median(e[0] for e in errors)
+    out["worst percentile error (log10 ms)"] = statistics.median(e[1] for e in errors)
+    out["_worst percentile"] = errors[-1][2]
+    true_bw = [bw for _, _, bw in half if not math.isnan(bw)]
+    if true_bw:
+        out["plugin bandwidth MB/s"] = statistics.median(true_bw) / 1e6
+        ratios = [r["bw"] / bw for r, _, bw in half if not math.isnan(bw) and bw > 0]
+        if ratios:
+            out["bandwidth / plugin (median)"] = statistics.median(ratios)
+    inflation = [plugin_truth.huge_inflation(t) for _, t, _ in half]
+    inflation = [v for v in inflation if not math.isnan(v)]
+    if inflation:
+        out["2 MiB frames x 512 / pages accessed (THP inflation)"] = statistics.median(inflation)
+    out["_truth_pct"] = plugin_truth.capped(half[-1][1]["pct"], half[-1][0]["t"] * 1000)
     return out
 
 
@@ -203,9 +253,12 @@ def fmt(v):
 
 def main():
     args = sys.argv[1:]
-    max_extra = None
-    if args[:1] == ["--max-extra-error"]:
-        max_extra = float(args[1])
+    max_extra = max_truth_error = None
+    while args[:1] in (["--max-extra-error"], ["--max-truth-error"]):
+        if args[0] == "--max-extra-error":
+            max_extra = float(args[1])
+        else:
+            max_truth_error = float(args[1])
         args = args[2:]
     outdir, logs = args[0], args[1:]
     per = {}  # (kernel, scenario) -> [figures of each repeat]
@@ -223,7 +276,15 @@ def main():
             except insns.PluginError as e:
                 sys.exit(f"report: {e}")
             known_answers.append(f"{m.group(1)} boot {m.group(2)}: {message}")
-        for scenario, run in parse_log(path).items():
+        runs = parse_log(path)
+        if os.path.exists(plugin_out) and has_truth(plugin_out):
+            try:
+                known_answers.append(f"{m.group(1)} boot {m.group(2)}: "
+                                     + plugin_truth.known_answer(path, plugin_out))
+                plugin_truth.attach(path, plugin_out, runs)
+            except plugin_truth.TruthError as e:
+                sys.exit(f"report: {e}")
+        for scenario, run in runs.items():
             f = figures(run, scenario)
             if scenario in cost:
                 f.update(insn_figures(cost[scenario]))
@@ -240,8 +301,9 @@ def main():
         for name in names:
             vals = {k: median([f.get(name, math.nan) for f in per.get((k, s), [])]) for k in KERNELS}
             truth = math.nan
-            if name.startswith("hot share"):
+            if name.startswith("hot share %"):
                 truth = median([f["_truth hot share %"] for f in per.get(("damon_stat", s), [])])
+
             ratio = (
                 vals["damon_stat"] / vals["upstream"]
                 if vals["upstream"] and not math.isnan(vals["upstream"])
@@ -255,6 +317,8 @@ def main():
             runs = per.get((k, s), [])
             if runs and "_pct" in runs[-1]:
                 pcts[(k, s)] = runs[-1]["_pct"]
+            if runs and "_truth_pct" in runs[-1]:
+                pcts[(f"{k} truth", s)] = runs[-1]["_truth_pct"]
 
     # The CPU ratio of each scenario against the bare cores' ratio at 5 ms sampling.
     cpu = {row[0]: row[5] for row in rows if row[1].startswith("kdamond CPU")}
@@ -284,8 +348,8 @@ def main():
         print(line)
     write_profile(outdir, scenarios, per)
     plot(outdir, pcts)
-    if max_extra is not None:
-        verdicts = hot_share_verdicts(rows, max_extra)
+    if max_extra is not None or max_truth_error is not None:
+        verdicts = hot_share_verdicts(rows, max_extra, max_truth_error)
         for ok, message in verdicts:
             print(f"{'ok' if ok else 'FAIL'}: {message}")
         if not verdicts or not all(ok for ok, _ in verdicts):
@@ -330,16 +394,27 @@ def write_profile(outdir, scenarios, per, top=8):
     print(f"Profile: {path}")
 
 
-def hot_share_verdicts(rows, max_extra):
-    """The differential check: in each scenario with a ground truth, damon_stat's share of
-    memory reported accessed may be at most max_extra points farther from the truth than
-    upstream's. Judged against the truth, not against upstream's reading: under TCG either
-    kernel can be a few points off in one short run (upstream once read 6 % for a true
-    3.13 %, next to our 3 %), and a module that reads worse than upstream still fails.
-    Returns [(ok, message)], one per scenario."""
+def hot_share_verdicts(rows, max_extra, max_truth_error=None):
+    """The differential check. With the plugin's truth (max_truth_error set): in each
+    scenario, damon_stat's share of memory reported accessed may be at most
+    max_truth_error points off the truth of its own boot (median over the readings of
+    the second half), upstream's error printed beside it; a module that reads nothing,
+    or everything, as accessed is many points off. Without it: damon_stat's share may
+    be at most max_extra points farther from the workload's design truth than
+    upstream's. Returns [(ok, message)], one per scenario."""
+    if max_truth_error is not None:
+        verdicts = []
+        for s, name, ours, upstream, _, _ in rows:
+            if name != "hot share error vs plugin (points)":
+                continue
+            ok = not math.isnan(ours) and ours <= max_truth_error
+            verdicts.append((ok, (
+                f"{s}: damon_stat's hot share is {fmt(ours)} point(s) off the plugin's truth "
+                f"(at most {max_truth_error:g}); upstream's {fmt(upstream)}")))
+        return verdicts
     verdicts = []
     for s, name, ours, upstream, truth, _ in rows:
-        if not name.startswith("hot share"):
+        if not name.startswith("hot share %"):
             continue
         if any(math.isnan(v) for v in (ours, upstream, truth)):
             verdicts.append((False, f"{s}: hot share missing (ours {fmt(ours)}, upstream "
@@ -355,19 +430,23 @@ def hot_share_verdicts(rows, max_extra):
 
 
 def plot(outdir, pcts):
-    """Draws the last reading's idle-time percentiles of both kernels, one panel per
-    scenario, with gnuplot."""
+    """Draws the last reading's idle-time percentiles of both kernels, and the truth of
+    the damon_stat boot where the plugin kept one, one panel per scenario, with gnuplot."""
     shown = [s for s in STAT_SCENARIOS if any((k, s) in pcts for k in KERNELS)]
     if not shown:
         return
+    curves = [(k, f"with steps lw 2{'' if k == 'damon_stat' else ' dt 2'} title '{LABEL[k]}'") for k in KERNELS]
+    curves.append(("damon_stat truth", "with steps lw 1 lc rgb 'black' title 'truth (plugin, damon_stat boot)'"))
+    # One block per curve, each named: a missing curve shifts no other.
     data = os.path.join(outdir, "percentiles.dat")
     with open(data, "w") as f:
         for s in shown:
-            for k in KERNELS:
-                f.write(f"# {s} {k}\n")
-                for i, v in enumerate(pcts.get((k, s), [])):
-                    f.write(f"{i} {v / 1000:.3f}\n")
-                f.write("\n\n")
+            for k, _ in curves:
+                if pcts.get((k, s)):
+                    f.write(f"# {s} {k}\n")
+                    for i, v in enumerate(pcts[(k, s)]):
+                        f.write(f"{i} {v / 1000:.3f}\n")
+                    f.write("\n\n")
     svg = os.path.join(outdir, "idle-percentiles.svg")
     cols = 3
     rows = (len(shown) + cols - 1) // cols
@@ -382,12 +461,15 @@ def plot(outdir, pcts):
         "set grid",
         "set key top left",
     ]
-    for n, s in enumerate(shown):
+    index = 0
+    for s in shown:
         script.append(f"set title '{s}'")
-        script.append(
-            f"plot '{data}' index {2 * n} with steps lw 2 title '{LABEL['damon_stat']}', "
-            f"'' index {2 * n + 1} with steps lw 2 dt 2 title '{LABEL['upstream']}'"
-        )
+        clauses = []
+        for k, style in curves:
+            if pcts.get((k, s)):
+                clauses.append(f"'{data}' index {index} {style}")
+                index += 1
+        script.append("plot " + ", ".join(clauses))
     script.append("unset multiplot")
     subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
     print(f"Picture: {svg}")

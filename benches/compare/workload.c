@@ -22,6 +22,12 @@
  *   workload spin N          the plugin's known answer: a profile marker, N passes of a
  *                            loop of exactly 4 instructions, a profile marker; prints the
  *                            loop's address
+ *   workload truth-range START END
+ *                            tells the plugin's truth which guest-physical bytes to report
+ *                            on (what DAMON_STAT monitors)
+ *   workload truth AGGR_US   makes the plugin write the truth, AGGR_US being the current
+ *                            aggregation interval
+ *   workload truth-test      the truth's known answer (see truth_test())
  *
  * --hot 0 (the default) is the idle workload: after the first pass nothing is touched.
  * --thp huge/nohuge asks for or refuses transparent huge pages with madvise(); the
@@ -39,6 +45,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +72,8 @@ static void usage(void)
 		"                    [--flush-tlb 1]\n"
 		"       workload system-ram\n"
 		"       workload mark snapshot|profile\n"
-		"       workload spin N\n");
+		"       workload spin N\n"
+		"       workload truth-range START END | truth AGGR_US | truth-test\n");
 	exit(2);
 }
 
@@ -175,6 +183,142 @@ static int spin(unsigned long n)
 	return 0;
 }
 
+/* One nibble marker per digit, tags 0x10 to 0x1f (marker.rs). */
+static void nibble(unsigned int digit)
+{
+	switch (digit & 15) {
+	case 0: MARK(0x10); break;
+	case 1: MARK(0x11); break;
+	case 2: MARK(0x12); break;
+	case 3: MARK(0x13); break;
+	case 4: MARK(0x14); break;
+	case 5: MARK(0x15); break;
+	case 6: MARK(0x16); break;
+	case 7: MARK(0x17); break;
+	case 8: MARK(0x18); break;
+	case 9: MARK(0x19); break;
+	case 10: MARK(0x1a); break;
+	case 11: MARK(0x1b); break;
+	case 12: MARK(0x1c); break;
+	case 13: MARK(0x1d); break;
+	case 14: MARK(0x1e); break;
+	default: MARK(0x1f); break;
+	}
+}
+
+/* Passes a number to the plugin's truth: 16 nibbles, most significant first. */
+static void mark_number(uint64_t v)
+{
+	for (int shift = 60; shift >= 0; shift -= 4)
+		nibble((unsigned int)(v >> shift));
+}
+
+/* The frame number of the page at p, from /proc/self/pagemap (root sees it), or 0. */
+static uint64_t pfn_of(int pagemap, const void *p)
+{
+	uint64_t entry;
+	off_t at = (off_t)((uintptr_t)p / PAGE * sizeof(entry));
+
+	if (pread(pagemap, &entry, sizeof(entry), at) != sizeof(entry) || !(entry >> 63))
+		return 0;
+	return entry & ((1ULL << 55) - 1);
+}
+
+static void sleep_ms(long ms)
+{
+	const struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+#define TEST_PAGES 64
+static const unsigned int huge_touched[] = { 0, 1, 2, 100, 200, 300, 511 };
+
+/*
+ * The truth's known answer. Maps 64 resident 4 KiB pages and one huge page (THP must be
+ * `always` or `madvise`), then, 300 ms apart: a stamp marker, writes pages 0-15 (set a),
+ * a stamp, writes pages 16-31 (set b) and 7 of the huge page's 512 subpages, a stamp,
+ * and queries the frame of every page and subpage. Nothing else touches them (the
+ * kernel zeroed the huge page at the fault, before the first stamp), so every frame's
+ * last access must fall between the stamps its set says: a between the first and the
+ * second, b between the second and the third, c (the rest) before the first. Prints
+ * the expected set of every queried frame, in the order of the queries.
+ */
+static int truth_test(void)
+{
+	unsigned char *small = mmap(NULL, TEST_PAGES * PAGE, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *raw = mmap(NULL, 2 * HUGE, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int pagemap = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t small_pfn[TEST_PAGES], huge_pfn;
+	char expect[TEST_PAGES + HUGE / PAGE + 1];
+	size_t n = 0;
+
+	if (small == MAP_FAILED || raw == MAP_FAILED || pagemap < 0) {
+		perror("workload: truth-test");
+		return 1;
+	}
+	unsigned char *huge = (unsigned char *)(((uintptr_t)raw + HUGE - 1) & ~(HUGE - 1));
+
+	if (madvise(small, TEST_PAGES * PAGE, MADV_NOHUGEPAGE) ||
+	    madvise(huge, HUGE, MADV_HUGEPAGE)) {
+		perror("workload: madvise");
+		return 1;
+	}
+	populate(small, TEST_PAGES * PAGE);
+	populate(huge, HUGE);
+	if (mlock(small, TEST_PAGES * PAGE) || mlock(huge, HUGE)) {
+		perror("workload: mlock");
+		return 1;
+	}
+	for (int i = 0; i < TEST_PAGES; i++)
+		small_pfn[i] = pfn_of(pagemap, small + i * PAGE);
+	huge_pfn = pfn_of(pagemap, huge);
+	for (unsigned long i = 0; i < HUGE / PAGE; i++) {
+		if (!huge_pfn || pfn_of(pagemap, huge + i * PAGE) != huge_pfn + i) {
+			fprintf(stderr, "workload: truth-test got no huge page (THP never?)\n");
+			return 1;
+		}
+	}
+	for (int i = 0; i < TEST_PAGES; i++) {
+		if (!small_pfn[i]) {
+			fprintf(stderr, "workload: truth-test: no frame number (not root?)\n");
+			return 1;
+		}
+	}
+
+	sleep_ms(300);
+	MARK(7);
+	touch(small, 0, 16 * PAGE, PAGE);
+	sleep_ms(300);
+	MARK(7);
+	touch(small, 16 * PAGE, 16 * PAGE, PAGE);
+	for (size_t i = 0; i < sizeof(huge_touched) / sizeof(huge_touched[0]); i++)
+		touch(huge, huge_touched[i] * PAGE, 1, PAGE);
+	sleep_ms(300);
+	MARK(7);
+
+	for (int i = 0; i < TEST_PAGES; i++) {
+		mark_number(small_pfn[i]);
+		MARK(6);
+		expect[n++] = i < 16 ? 'a' : i < 32 ? 'b' : 'c';
+	}
+	for (unsigned long i = 0; i < HUGE / PAGE; i++) {
+		char set = 'c';
+
+		for (size_t j = 0; j < sizeof(huge_touched) / sizeof(huge_touched[0]); j++)
+			set = huge_touched[j] == i ? 'b' : set;
+		mark_number(huge_pfn + i);
+		MARK(6);
+		expect[n++] = set;
+	}
+	expect[n] = 0;
+	printf("truth-test stamps=3 pages=%zu huge_pfn=%" PRIu64 " expect=%s\n", n, huge_pfn,
+	       expect);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long size = 0, hot = 0, hot_off = 0, stride = PAGE, move_after = 0;
@@ -194,6 +338,20 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && !strcmp(argv[1], "spin"))
 		return spin(number("spin", argv[2]));
+	if (argc == 4 && !strcmp(argv[1], "truth-range")) {
+		mark_number(number("truth-range", argv[2]));
+		MARK(4);
+		mark_number(number("truth-range", argv[3]));
+		MARK(5);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "truth")) {
+		mark_number(number("truth", argv[2]));
+		MARK(3);
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "truth-test"))
+		return truth_test();
 	if (argc < 2 || strcmp(argv[1], "run"))
 		usage();
 	for (int i = 2; i < argc; i += 2) {

@@ -62,3 +62,24 @@ class HotShareCheckTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TruthCheckTest(unittest.TestCase):
+    """The check against the plugin's truth of the same boot (make check's)."""
+
+    def verdicts(self, ours, upstream):
+        return report.hot_share_verdicts(
+            [("dense-flush", "hot share error vs plugin (points)", ours, upstream, math.nan, math.nan)],
+            None, max_truth_error=1)
+
+    def test_within_the_tolerance(self):
+        [(ok, message)] = self.verdicts(0.37, 0.4)
+        self.assertTrue(ok, message)
+        self.assertIn("upstream's 0.40", message)
+
+    def test_upstream_cannot_excuse_ours(self):
+        # The old check passed ours whenever upstream was as far off.
+        self.assertFalse(self.verdicts(3.4, 3.4)[0][0])
+
+    def test_missing_figure_fails(self):
+        self.assertFalse(self.verdicts(math.nan, 0.2)[0][0])
