@@ -75,9 +75,13 @@ done
 # Documentation/accuracy-and-cost.md). 60 s, judged on the readings of its second half:
 # in the first 30 s either kernel's regions can still straddle the hot set for a few
 # refreshes (ours read 8 % for 12 s in one of 9 boots, upstream 6-7 % in 2 of 10).
+# Judged against the truth that the TCG plugin records in the same boot (every access of
+# the guest, benches/tcg-plugin/src/truth.rs), upstream's reading printed beside it: the
+# reported share is whole percents rounded down, so a right module is under 1 point off,
+# and one that reads nothing (or the huge-page inflation of sparse-thp) is 3 and more.
 if [ "${KERNEL_FLAVOR:-test}" = test ]; then
-	step "differential check: dense-flush scenario next to upstream 7.3, share of memory reported accessed no more than 1 point farther from the truth than upstream's"
-	COMPARE_SECONDS=60 COMPARE_REPEAT=1 COMPARE_SCENARIOS=dense-flush COMPARE_MAX_EXTRA_ERROR=1 \
+	step "differential check: dense-flush scenario next to upstream 7.3, share of memory reported accessed no more than 1.5 points off the plugin's truth"
+	COMPARE_SECONDS=60 COMPARE_REPEAT=1 COMPARE_SCENARIOS=dense-flush COMPARE_MAX_TRUTH_ERROR=1.5 \
 		COMPARE_OUT="$REPO_ROOT/target/compare-check" "$REPO_ROOT/scripts/compare.sh"
 fi
 
