@@ -61,7 +61,7 @@ endif
 # build-module.sh builds for them (src/damon_stat.ko for x86_64, the others under build/).
 module_ko = $$(source scripts/lib.sh && module_ko)
 
-.PHONY: all setup kernel module exporter clippy host-test bench bench-shape bench-memory compare \
+.PHONY: all setup kernel module exporter clippy host-test bench bench-shape bench-memory bench-plugin compare \
 	vm-run vm-tests check \
 	check-debug check-fleet demo install uninstall clean
 
@@ -99,6 +99,10 @@ bench-shape: setup
 
 bench-memory: setup
 	@benches/memory-sweep.sh
+
+# What the TCG plugin (instruction counts, the truth of every access) costs the guest.
+bench-plugin: setup
+	@benches/plugin-slowdown.sh
 
 # The upstream kernel has DAMON_STAT built in: no module to build or install.
 vm_module = $(if $(filter upstream,$(KERNEL_FLAVOR)),,$(module_ko))

@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # vm-cmdline: kunit.enable=0
 # vm-timeout: 900
-# insmod/rmmod 100 times, every other time with monitoring running, then a kmemleak
+# insmod/rmmod 40 times, every other time with monitoring running, then a kmemleak
 # scan: nothing left behind.
 . /guest/lib.sh
 
-CYCLES=100
+CYCLES=40
 kmemleak_start
 echo 4 > /proc/sys/kernel/printk
 errors=0
