@@ -16,7 +16,7 @@ for run in 1 2 3; do
 	$WL spin 50000000 >/dev/null || exit 1
 	echo "SLOW job=spin run=$run ms=$(($(ms) - t))"
 	t=$(ms)
-	xz -6 -T1 -c /tmp/xz.in >/dev/null || exit 1
+	/usr/bin/xz -6 -T1 -c /tmp/xz.in >/dev/null || exit 1
 	echo "SLOW job=xz run=$run ms=$(($(ms) - t))"
 	t=$(ms)
 	dd if=/dev/zero of=/tmp/page bs=4k count=65536 2>/dev/null || exit 1

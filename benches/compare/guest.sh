@@ -326,8 +326,10 @@ sqlite_program() {
 	awk 'BEGIN { srand(1); for (;;) printf \"SELECT length(v) FROM t WHERE id = %d;\\n\", 1 + int(rand() * 40000) }' |
 		sqlite3 -cmd 'PRAGMA cache_size = -1000' /tmp/sq/db >/dev/null"
 }
+# Debian's xz, not busybox's (first on the PATH, it only decompresses); the loop ends,
+# and the scenario fails, when a run fails.
 XZ='cat /usr/lib/x86_64-linux-gnu/*.so* 2>/dev/null | head -c 48m >/tmp/xz.in && touch /tmp/program.ready &&
-	while :; do xz -6 -T1 -c /tmp/xz.in >/dev/null; done'
+	while /usr/bin/xz -6 -T1 -c /tmp/xz.in >/dev/null; do :; done'
 
 S=$COMPARE_SECONDS
 for scenario in $COMPARE_SCENARIOS; do
