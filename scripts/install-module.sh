@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make install` and `make uninstall`: installs damon_stat.ko like any external module,
-# with kbuild's modules_install, into <INSTALL_MOD_PATH>/lib/modules/<KDIR's release>/extra
-# (as extra/src/damon_stat.ko: modules_install keeps the module's path below M), then
+# with kbuild's modules_install (which compresses and signs it as the kernel's
+# configuration says), into <INSTALL_MOD_PATH>/lib/modules/<KDIR's release>/extra, then
 # runs depmod on that same tree; or removes exactly that file and runs depmod again.
 #
 # Usage: install-module.sh install|uninstall KDIR   (INSTALL_MOD_PATH in the environment)
@@ -28,7 +28,7 @@ release=$(<"$kdir/include/config/kernel.release")
 root=${INSTALL_MOD_PATH:-}
 [ -z "$root" ] || root=$(realpath -m "$root")
 moddir=$root/lib/modules/$release
-installdir=$moddir/extra/src
+installdir=$moddir/extra
 if [ -z "$root" ] && [ "$(id -u)" -ne 0 ]; then
 	die "installing into /lib/modules needs root: run 'sudo make $action', or set INSTALL_MOD_PATH=<dir>."
 fi
@@ -54,6 +54,12 @@ install)
 	# run_depmod below runs it either way, once.
 	make -s -C "$kdir" M="$module_dir" "${make_args[@]}" INSTALL_MOD_DIR=extra \
 		INSTALL_MOD_PATH="$root" DEPMOD=true modules_install
+	# modules_install keeps the module's path below M (src/): extra/ is where a module
+	# that is not the kernel's belongs, as DKMS puts it.
+	for f in "$installdir"/src/damon_stat.ko*; do
+		[ ! -f "$f" ] || mv -f "$f" "$installdir/"
+	done
+	rmdir --ignore-fail-on-non-empty "$installdir/src"
 	run_depmod
 	installed=$(find "$installdir" -maxdepth 1 -name 'damon_stat.ko*' -print)
 	[ -n "$installed" ] || die "modules_install put no damon_stat.ko into $installdir"
@@ -62,8 +68,9 @@ install)
 uninstall)
 	# What modules_install may have written: the module, compressed if the kernel's
 	# CONFIG_MODULE_COMPRESS_* says so.
+	# extra/src/ is where earlier versions installed it.
 	removed=()
-	for f in "$installdir/damon_stat.ko" "$installdir/damon_stat.ko."{gz,xz,zst}; do
+	for f in "$installdir"{,/src}/damon_stat.ko{,.gz,.xz,.zst}; do
 		if [ -f "$f" ]; then
 			rm -f "$f"
 			removed+=("$f")
@@ -74,7 +81,8 @@ uninstall)
 		exit 0
 	fi
 	step "removed ${removed[*]}"
-	rmdir --ignore-fail-on-non-empty "$installdir" "$moddir/extra"
+	[ ! -d "$installdir/src" ] || rmdir --ignore-fail-on-non-empty "$installdir/src"
+	rmdir --ignore-fail-on-non-empty "$installdir"
 	run_depmod
 	;;
 esac

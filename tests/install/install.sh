@@ -2,8 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make install` and `make uninstall` into a scratch INSTALL_MOD_PATH that starts as a
-# machine's module tree: the module lands in extra/src/ of KDIR's release (kbuild keeps
-# its path in the checkout), depmod indexes it
+# machine's module tree: the module lands in extra/ of KDIR's release, depmod indexes it
 # (modinfo and modprobe find it by name), and uninstalling restores the tree byte for
 # byte. Bad input fails with a message and creates nothing.
 source "$(dirname "$0")/lib.sh"
@@ -15,8 +14,8 @@ before=$(snapshot "$root")
 step "install test: make install INSTALL_MOD_PATH=$root"
 make -s -C "$REPO_ROOT" install KDIR="$kdir" INSTALL_MOD_PATH="$root"
 check_installed "$root"
-[ "$installed_ko" = "$root/lib/modules/$release/extra/src/damon_stat.ko" ] ||
-	fail "installed into $installed_ko, not extra/src/damon_stat.ko of $release"
+[ "$installed_ko" = "$root/lib/modules/$release/extra/damon_stat.ko" ] ||
+	fail "installed into $installed_ko, not extra/damon_stat.ko of $release"
 built_ko=$(module_build_dir "$(tree_arch "$kdir")" n)/src/damon_stat.ko
 # A kernel with CONFIG_MODULE_SIG_ALL (distribution kernels, the test kernel) has
 # modules_install sign the module with the tree's key: the installed file is the built
