@@ -80,7 +80,7 @@ fi
 mapfile -t make_args < <(module_make_args "$kdir")
 bindgen=$(printf '%s\n' "${make_args[@]}" | sed -n 's/^BINDGEN=//p')
 command -v "$bindgen" >/dev/null ||
-	die "bindgen is not installed: run 'make setup', or install bindgen (the version that built KDIR) on the PATH."
+	die "bindgen is not installed: install bindgen 0.65.1 or later on the PATH (Debian 13: 'apt install bindgen'; Debian 12, whose bindgen is too old, and elsewhere: 'cargo install --locked bindgen-cli'), or run 'make setup' on the project's Debian build machine."
 # kbuild's M= must be an absolute path.
 module_src=${MODULE_SRC:+$(realpath -- "$MODULE_SRC")}
 if [ -z "$module_src" ]; then
