@@ -17,7 +17,7 @@
 #                    (the upstream flavour boots Linux 7.3 with its built-in DAMON_STAT and
 #                    no module; the linked one 6.12 with patches/linux-6.12-export-damon.patch,
 #                    and the module builds in its linked mode)
-#   make install     build and install damon_stat.ko into /lib/modules/<release>/extra/src
+#   make install     build and install damon_stat.ko into /lib/modules/<release>/extra
 #                    of KDIR's release (default KDIR: the running kernel's build
 #                    directory), then depmod; INSTALL_MOD_PATH=<dir> installs under <dir>
 #   make uninstall   remove what make install put there, then depmod
@@ -73,10 +73,11 @@ setup:
 kernel: setup
 	@scripts/build-kernel.sh $(KERNEL_FLAVOR) >/dev/null
 
-module: setup
+# Against a given KDIR the build needs no test rig: no 'setup' (Debian-only, apt and pip).
+module: $(if $(filter undefined,$(origin KDIR)),setup)
 	@k=$(kdir) && scripts/build-module.sh "$$k"
 
-clippy: setup
+clippy: $(if $(filter undefined,$(origin KDIR)),setup)
 	@k=$(kdir) && scripts/build-module.sh "$$k" CLIPPY=1 && \
 		KUNIT=1 scripts/build-module.sh "$$k" CLIPPY=1
 
