@@ -21,6 +21,10 @@
 #                    of KDIR's release (default KDIR: the running kernel's build
 #                    directory), then depmod; INSTALL_MOD_PATH=<dir> installs under <dir>
 #   make uninstall   remove what make install put there, then depmod
+#   make install-source  the module's sources into <DESTDIR>/usr/src/damon_stat-<version>,
+#                    for DKMS
+#   make deb         the Debian packages damon-stat-dkms and damon-stat-exporter, in
+#                    target/deb/ (checked with lintian)
 #   make setup       install what is missing (Debian packages, pinned bindgen)
 #   make kernel      build (or find in the cache) the 6.12 test kernel
 #   make clippy      build the module and the test module under clippy (CLIPPY=1)
@@ -63,7 +67,7 @@ module_ko = $$(source scripts/lib.sh && module_ko)
 
 .PHONY: all setup kernel module exporter clippy host-test bench bench-shape bench-memory bench-plugin compare \
 	vm-run vm-tests check \
-	check-debug check-fleet demo install uninstall clean
+	check-debug check-fleet demo install uninstall install-source deb clean
 
 all: module
 
@@ -135,6 +139,12 @@ install:
 
 uninstall:
 	@INSTALL_MOD_PATH="$(INSTALL_MOD_PATH)" scripts/install-module.sh uninstall "$(install_kdir)"
+
+install-source:
+	@DESTDIR="$(DESTDIR)" scripts/install-source.sh
+
+deb: setup
+	@scripts/deb.sh
 
 # Without building a kernel to ask kbuild: these are the files an out-of-tree build makes.
 clean:

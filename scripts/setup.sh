@@ -15,6 +15,8 @@ PACKAGES=(
 	qemu-system-arm # qemu-system-aarch64, for ARCH=arm64 guests
 	gcc libc6-dev gnuplot-nox
 	stress-ng sqlite3 # programs that make compare runs in its guests
+	debhelper dh-dkms help2man lintian fakeroot dpkg-dev # make deb
+	mmdebstrap e2fsprogs # make check-system: the Debian machine and its disk image
 )
 
 missing=()
