@@ -11,7 +11,11 @@ BINDGEN_VERSION=0.73.2
 BINDGEN_ROOT=$CACHE_ROOT/tools/bindgen-$BINDGEN_VERSION
 BINDGEN=$BINDGEN_ROOT/bin/bindgen
 # The fleet scenarios' Python (Debian's, with the pinned tests/fleet/requirements.txt).
-FLEET_VENV=$CACHE_ROOT/tools/fleet-venv-$(sha256sum <"$REPO_ROOT/tests/fleet/requirements.txt" | cut -c1-16)
+# Not in the module's installed sources (make install-source), which DKMS builds with
+# this file too.
+if [ -f "$REPO_ROOT/tests/fleet/requirements.txt" ]; then
+	FLEET_VENV=$CACHE_ROOT/tools/fleet-venv-$(sha256sum <"$REPO_ROOT/tests/fleet/requirements.txt" | cut -c1-16)
+fi
 
 # damo, the DAMON user-space tool, for the guest tests: a venv of Debian's python3. It
 # does not shape the kernel.

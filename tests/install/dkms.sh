@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The real dkms (Debian's package) adds, builds, installs and removes damon_stat for
-# KDIR's kernel, from a clean copy of this checkout, as README tells users to. Its trees
+# KDIR's kernel, from the sources make install-source installs, as README tells users to. Its trees
 # (--dkmstree, --sourcetree, --installtree) and signing key paths are scratch
 # directories, and depmod is ours with -b, so the host's /var/lib/dkms, /usr/src and
 # /lib/modules are left alone (checked at the end).
@@ -24,8 +24,9 @@ for dir in "${host_dirs[@]}"; do
 	[ ! -e "$dir" ] || host_existed+=("$dir")
 done
 
-checkout=$tmp/checkout
-copy_checkout "$checkout"
+# The sources as make install-source installs them (and the damon-stat-dkms package).
+DESTDIR=$tmp/installed "$REPO_ROOT/scripts/install-source.sh" 2>/dev/null
+checkout=$tmp/installed/usr/src/damon_stat-$version
 
 root=$tmp/root
 make_system_root "$root"
