@@ -16,7 +16,7 @@ PACKAGES=(
 	gcc libc6-dev gnuplot-nox
 	stress-ng sqlite3 # programs that make compare runs in its guests
 	debhelper dh-dkms help2man lintian fakeroot dpkg-dev # make deb
-	mmdebstrap e2fsprogs # make check-system: the Debian machine and its disk image
+	mmdebstrap e2fsprogs rsync # make check-system: the Debian machine, its disk image, bindeb-pkg
 )
 
 missing=()
