@@ -25,6 +25,9 @@
 #                    for DKMS
 #   make deb         the Debian packages damon-stat-dkms and damon-stat-exporter, in
 #                    target/deb/ (checked with lintian)
+#   make check-system  as root: a Debian 12 machine with systemd under QEMU that installs
+#                    the test kernel's and the project's packages, and checks it boots,
+#                    reboots and uninstalls as a user's would (tests/system/)
 #   make setup       install what is missing (Debian packages, pinned bindgen)
 #   make kernel      build (or find in the cache) the 6.12 test kernel
 #   make clippy      build the module and the test module under clippy (CLIPPY=1)
@@ -67,7 +70,7 @@ module_ko = $$(source scripts/lib.sh && module_ko)
 
 .PHONY: all setup kernel module exporter clippy host-test bench bench-shape bench-memory bench-plugin compare \
 	vm-run vm-tests check \
-	check-debug check-fleet demo install uninstall install-source deb clean
+	check-debug check-fleet check-system demo install uninstall install-source deb clean
 
 all: module
 
@@ -145,6 +148,9 @@ install-source:
 
 deb: setup
 	@scripts/deb.sh
+
+check-system: setup
+	@tests/system/run.sh
 
 # Without building a kernel to ask kbuild: these are the files an out-of-tree build makes.
 clean:
