@@ -79,15 +79,6 @@ fi
 
 mapfile -t make_args < <(module_make_args "$kdir")
 bindgen=$(printf '%s\n' "${make_args[@]}" | sed -n 's/^BINDGEN=//p')
-# apt runs package scripts with PATH=/usr/sbin:/usr/bin:/sbin:/bin (its DPkg::Path), so
-# DKMS's builds at package install and on a kernel upgrade do not see /usr/local/bin,
-# where Debian 12 users put the bindgen that cargo installs.
-if [ "$bindgen" = bindgen ] && ! command -v bindgen >/dev/null && [ -x /usr/local/bin/bindgen ]; then
-	bindgen=/usr/local/bin/bindgen
-	for i in "${!make_args[@]}"; do
-		[ "${make_args[i]}" != BINDGEN=bindgen ] || make_args[i]=BINDGEN=$bindgen
-	done
-fi
 command -v "$bindgen" >/dev/null ||
 	die "bindgen is not installed: install bindgen 0.65.1 or later on the PATH or in /usr/local/bin (Debian 13: 'apt install bindgen'; Debian 12, whose bindgen is too old, and elsewhere: 'cargo install --locked --root /usr/local bindgen-cli'), or run 'make setup' on the project's Debian build machine."
 # kbuild's M= must be an absolute path.

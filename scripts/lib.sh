@@ -92,14 +92,25 @@ kernel_make_args() {
 # kernel_make_args for KDIR's architecture, adapted to a tree someone else built (a
 # distribution's headers, a fleet's kernel): LLVM=1 only if clang built it, RUSTC when
 # the user names one, and the pinned bindgen only where 'make setup' installed it (else
-# the PATH's).
+# the PATH's, or /usr/local/bin's: apt runs package scripts, so DKMS's builds at a
+# package's installation and on a kernel upgrade, with PATH=/usr/sbin:/usr/bin:/sbin:/bin
+# (its DPkg::Path), and /usr/local/bin is where Debian 12 users put the bindgen that
+# cargo installs).
 module_make_args() {
 	local kdir=$1 arg
 	while IFS= read -r arg; do
 		case "$arg" in
 		LLVM=1) grep -qx 'CONFIG_CC_IS_CLANG=y' "$kdir/.config" || continue ;;
 		RUSTC=*) [ -z "${RUSTC:-}" ] || arg=RUSTC=$RUSTC ;;
-		BINDGEN=*) [ -x "$BINDGEN" ] || arg=BINDGEN=bindgen ;;
+		BINDGEN=*)
+			if [ -x "$BINDGEN" ]; then
+				:
+			elif ! command -v bindgen >/dev/null && [ -x /usr/local/bin/bindgen ]; then
+				arg=BINDGEN=/usr/local/bin/bindgen
+			else
+				arg=BINDGEN=bindgen
+			fi
+			;;
 		esac
 		printf '%s\n' "$arg"
 	done < <(kernel_make_args "$(tree_arch "$kdir")")
