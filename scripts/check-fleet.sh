@@ -9,6 +9,7 @@ source "$(dirname "$0")/lib.sh"
 x86_64_only "make check-fleet (the fleet scenarios)"
 cd "$REPO_ROOT"
 
+FLEET_VENV=$(fleet_venv)
 [ -f "$FLEET_VENV/installed" ] || die "the fleet scenarios' Python packages are missing: run 'make setup'"
 kdir=$("$REPO_ROOT/scripts/build-kernel.sh" "${KERNEL_FLAVOR:-test}")
 "$REPO_ROOT/scripts/build-module.sh" "$kdir"

@@ -10,12 +10,12 @@ CACHE_ROOT=${DAMON_STAT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/damon_stat}
 BINDGEN_VERSION=0.73.2
 BINDGEN_ROOT=$CACHE_ROOT/tools/bindgen-$BINDGEN_VERSION
 BINDGEN=$BINDGEN_ROOT/bin/bindgen
-# The fleet scenarios' Python (Debian's, with the pinned tests/fleet/requirements.txt).
-# Not in the module's installed sources (make install-source), which DKMS builds with
-# this file too.
-if [ -f "$REPO_ROOT/tests/fleet/requirements.txt" ]; then
-	FLEET_VENV=$CACHE_ROOT/tools/fleet-venv-$(sha256sum <"$REPO_ROOT/tests/fleet/requirements.txt" | cut -c1-16)
-fi
+# fleet_venv: the fleet scenarios' Python (Debian's, with the pinned
+# tests/fleet/requirements.txt). A function, not read when this file is sourced: the
+# module's installed sources (make install-source, DKMS's build) have no tests/.
+fleet_venv() {
+	echo "$CACHE_ROOT/tools/fleet-venv-$(sha256sum <"$REPO_ROOT/tests/fleet/requirements.txt" | cut -c1-16)"
+}
 
 # damo, the DAMON user-space tool, for the guest tests: a venv of Debian's python3. It
 # does not shape the kernel.

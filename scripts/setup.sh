@@ -108,6 +108,7 @@ if [ ! -f "$ARM64_BUSYBOX_ROOT/.installed" ]; then
 fi
 
 # A stamp marks a complete install: an interrupted one is redone from scratch.
+FLEET_VENV=$(fleet_venv)
 if [ ! -f "$FLEET_VENV/installed" ]; then
 	step "installing the fleet scenarios' Python packages (tests/fleet/requirements.txt) into $FLEET_VENV"
 	rm -rf "$FLEET_VENV"
