@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The real dkms (Debian's package) adds, builds, installs and removes damon_stat for
-# KDIR's kernel, from the sources make install-source installs, as README tells users to. Its trees
-# (--dkmstree, --sourcetree, --installtree) and signing key paths are scratch
-# directories, and depmod is ours with -b, so the host's /var/lib/dkms, /usr/src and
-# /lib/modules are left alone (checked at the end).
+# KDIR's kernel, from the sources make install-source installs, as README tells users
+# to. Its trees (--dkmstree, --sourcetree, --installtree) and signing key paths are
+# scratch directories, and depmod is ours with -b, so the host's /var/lib/dkms, /usr/src
+# and /lib/modules are left alone (checked at the end).
 source "$(dirname "$0")/lib.sh"
 
 command -v dkms >/dev/null || die "dkms is not installed: run 'make setup'"
@@ -25,8 +25,8 @@ for dir in "${host_dirs[@]}"; do
 done
 
 # The sources as make install-source installs them (and the damon-stat-dkms package).
-DESTDIR=$tmp/installed "$REPO_ROOT/scripts/install-source.sh" 2>/dev/null
-checkout=$tmp/installed/usr/src/damon_stat-$version
+DESTDIR=$tmp/installed "$REPO_ROOT/scripts/install-source.sh"
+sources=$tmp/installed/usr/src/damon_stat-$version
 
 root=$tmp/root
 make_system_root "$root"
@@ -53,8 +53,8 @@ run_dkms() {
 make_log=$dkms_tree/damon_stat/$version/build/make.log
 mvk=(-m damon_stat -v "$version" -k "$release")
 
-step "dkms test: dkms add $checkout"
-run_dkms add "$checkout"
+step "dkms test: dkms add $sources"
+run_dkms add "$sources"
 [ -f "$tmp/src/damon_stat-$version/dkms.conf" ] || fail "dkms add did not copy the source tree"
 
 step "dkms test: a kernel without CONFIG_RUST is skipped (exit 77), not built"
