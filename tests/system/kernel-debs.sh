@@ -47,13 +47,12 @@ add_rust_headers() {
 
 for localversion in "" -2; do
 	step "kernel packages: make bindeb-pkg for $release$localversion"
-	# The build number (KBUILD_BUILD_VERSION) fixed, so that the second package differs
-	# from the first by its release only.
+	# The package version fixed (kbuild's default counts the builds of the tree).
 	# DPKG_FLAGS=-d: the packaging asks for gcc-x86-64-linux-gnu, to rebuild the headers'
 	# host programs with the kernel's compiler when it is not the host's; with LLVM=1 both
 	# are clang, and nothing is rebuilt.
 	make -C "$work/linux" "${make_args[@]}" LOCALVERSION="$localversion" \
-		KBUILD_BUILD_VERSION=1 DPKG_FLAGS=-d -j"$(nproc)" bindeb-pkg >"$work/bindeb-pkg$localversion.log" 2>&1 || {
+		KDEB_PKGVERSION="$release$localversion-1" DPKG_FLAGS=-d -j"$(nproc)" bindeb-pkg >"$work/bindeb-pkg$localversion.log" 2>&1 || {
 		tail -n 30 "$work/bindeb-pkg$localversion.log" >&2
 		die "make bindeb-pkg failed for $release$localversion (the end of its log above)"
 	}
