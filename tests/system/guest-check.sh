@@ -19,25 +19,13 @@
 phase=$(sed -n 's/.*damon_stat_check\.phase=\([a-z]*\).*/\1/p' /proc/cmdline)
 EXPORTER=127.0.0.1:9816
 NODE_EXPORTER=127.0.0.1:9100
-PROMETHEUS=127.0.0.1:9090
+PROMETHEUS_ADDR=127.0.0.1:9090
 SAMPLES=/run/damon-stat-check-p50
 
 done_and_poweroff() {
 	echo "SYSTEM-CHECK-DONE $phase $TEST_FAILURES"
 	systemctl poweroff
 	exit 0
-}
-
-# promql QUERY: the value of the single series QUERY returns, through Prometheus' API.
-promql() {
-	curl -fsS --max-time 10 --get --data-urlencode "query=$1" \
-		"http://$PROMETHEUS/api/v1/query" 2>/dev/null | python3 -c '
-import json, sys
-answer = json.load(sys.stdin)
-result = answer.get("data", {}).get("result", [])
-if answer.get("status") != "success" or len(result) != 1:
-    sys.exit(1)
-print(result[0]["value"][1])'
 }
 
 system_running() {
@@ -48,7 +36,6 @@ system_running() {
 	return 1
 }
 
-refreshed() { [ "$(cut -d, -f101 $P/memory_idle_ms_percentiles)" != 0 ]; }
 kdamond_running() {
 	pid=$(cat $P/kdamond_pid)
 	[ "$pid" -gt 0 ] && case "$(cat /proc/$pid/comm)" in kdamond.*) true ;; *) false ;; esac
@@ -67,13 +54,14 @@ start_sampling() {
 # p50_matches JOB: Prometheus' p50 of damon_stat_memory_idle_seconds scraped by JOB, in
 # seconds, is a positive median the parameter file showed, in milliseconds.
 p50_matches() {
-	median=$(promql "damon_stat_memory_idle_seconds{percentile=\"50\",job=\"$1\"}") || return 1
+	median=$(promql "damon_stat_memory_idle_seconds{percentile=\"50\",job=\"$1\"}" 2>/dev/null) ||
+		return 1
 	awk -v s="$median" 'BEGIN { exit !(s > 0) }' || return 1
 	grep -qx "$(awk -v s="$median" 'BEGIN { printf "%d", s * 1000 + 0.5 }')" $SAMPLES || return 1
 	echo "Prometheus (job $1) holds p50 = $median s, a median the parameter file showed"
 }
 
-scraped() { [ "$(promql "up{job=\"$1\"}")" = 1 ]; }
+scraped() { [ "$(promql "up{job=\"$1\"}" 2>/dev/null)" = 1 ]; }
 # serves_up ADDR: ADDR's /metrics has damon_stat_up 1.
 serves_up() {
 	metrics=$(curl -fsS --max-time 5 "http://$1/metrics") &&

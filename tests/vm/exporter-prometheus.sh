@@ -12,31 +12,7 @@
 EXPORTER_ADDR=127.0.0.1:9816
 PROMETHEUS_ADDR=127.0.0.1:9090
 
-# promql QUERY: the value of the single series QUERY returns, through Prometheus' HTTP
-# API; fails (saying why on stderr) on an error or on any other number of series.
-promql() {
-	python3 - "$PROMETHEUS_ADDR" "$1" <<'EOF'
-import json
-import sys
-import urllib.parse
-import urllib.request
-
-addr, query = sys.argv[1:]
-url = f"http://{addr}/api/v1/query?" + urllib.parse.urlencode({"query": query})
-try:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        answer = json.load(response)
-except Exception as e:
-    sys.exit(f"query {query} failed: {e}")
-result = answer.get("data", {}).get("result", [])
-if answer.get("status") != "success" or len(result) != 1:
-    sys.exit(f"query {query}: expected one series, got {answer}")
-print(result[0]["value"][1])
-EOF
-}
-
 exporter_up() { wget -qO- "http://$EXPORTER_ADDR/metrics" 2>/dev/null | grep -qx 'damon_stat_up 1'; }
-refreshed() { [ "$(cut -d, -f101 $P/memory_idle_ms_percentiles)" != 0 ]; }
 scraped() { [ "$(promql 'up{job="damon_stat"}' 2>/dev/null)" = 1 ]; }
 median_ms() { cut -d, -f51 $P/memory_idle_ms_percentiles; }
 eight_percentiles() { [ "$(promql 'count(damon_stat_memory_idle_seconds)' 2>/dev/null)" = 8 ]; }

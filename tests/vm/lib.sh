@@ -170,3 +170,30 @@ monitored_span() {
 	echo > $T/trace
 	[ $status -eq 0 ] && cat /tmp/span
 }
+
+# refreshed: damon_stat has published a result (p100 is non-zero once it has).
+refreshed() { [ "$(cut -d, -f101 $P/memory_idle_ms_percentiles)" != 0 ]; }
+
+# promql QUERY: the value of the single series QUERY returns, through the HTTP API of the
+# Prometheus at $PROMETHEUS_ADDR; fails (saying why on stderr) on an error or on any
+# other number of series.
+promql() {
+	python3 - "$PROMETHEUS_ADDR" "$1" <<'EOF'
+import json
+import sys
+import urllib.parse
+import urllib.request
+
+addr, query = sys.argv[1:]
+url = f"http://{addr}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+try:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        answer = json.load(response)
+except Exception as e:
+    sys.exit(f"query {query} failed: {e}")
+result = answer.get("data", {}).get("result", [])
+if answer.get("status") != "success" or len(result) != 1:
+    sys.exit(f"query {query}: expected one series, got {answer}")
+print(result[0]["value"][1])
+EOF
+}
