@@ -41,7 +41,7 @@ add_rust_headers() {
 	[ -f "$headers/scripts/target.json" ] || die "$deb has no scripts/target.json"
 	(cd "$unpacked" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' |
 		LC_ALL=C sort -z | xargs -0 md5sum >DEBIAN/md5sums)
-	dpkg-deb --root-owner-group -Zxz -b "$unpacked" "$deb" >/dev/null
+	dpkg-deb --root-owner-group -Znone -b "$unpacked" "$deb" >/dev/null
 	rm -rf "$unpacked"
 }
 
@@ -51,8 +51,11 @@ for localversion in "" -2; do
 	# DPKG_FLAGS=-d: the packaging asks for gcc-x86-64-linux-gnu, to rebuild the headers'
 	# host programs with the kernel's compiler when it is not the host's; with LLVM=1 both
 	# are clang, and nothing is rebuilt.
+	# KDEB_COMPRESS=none, as in the repack above: these packages go from the cache into one
+	# image and nowhere else, and xz made up about two of the three minutes of packaging.
 	make -C "$work/linux" "${make_args[@]}" LOCALVERSION="$localversion" \
-		KDEB_PKGVERSION="$release$localversion-1" DPKG_FLAGS=-d -j"$(nproc)" bindeb-pkg >"$work/bindeb-pkg$localversion.log" 2>&1 || {
+		KDEB_PKGVERSION="$release$localversion-1" KDEB_COMPRESS=none DPKG_FLAGS=-d \
+		-j"$(nproc)" bindeb-pkg >"$work/bindeb-pkg$localversion.log" 2>&1 || {
 		tail -n 30 "$work/bindeb-pkg$localversion.log" >&2
 		die "make bindeb-pkg failed for $release$localversion (the end of its log above)"
 	}
