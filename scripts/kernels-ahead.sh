@@ -13,13 +13,6 @@ source "$(dirname "$0")/lib.sh"
 
 [ $# -gt 0 ] || die "usage: kernels-ahead.sh [ARCH:]FLAVOUR... (e.g. upstream arm64:test debug)"
 # SCHED_IDLE and the idle I/O class for this shell and so for every process it starts.
-# Under autogroup scheduling (sched_autogroup_enabled: Debian's default) a new session
-# (setsid, as .ci/run starts this) is a scheduling group of its own that gets an equal
-# share of the CPU whatever its tasks' policy: the group is niced as well, or the
-# kernels take half the CPU from the run (seen: the debug build took twice as long).
-if [ -w "/proc/$$/autogroup" ]; then
-	echo 19 >"/proc/$$/autogroup" || die "could not lower this session's autogroup to nice 19"
-fi
 chrt --idle -p 0 $$ || die "chrt --idle failed: the kernels would compete with the run"
 ionice -c 3 -p $$ || true
 for spec in "$@"; do
