@@ -57,13 +57,12 @@ check_linked() {
 	step "link modes ($arch): what each module refers to"
 	"$REPO_ROOT/tests/link-mode.sh" "$(module_build_dir "$arch" n)/src/damon_stat.ko" "$module_dir/src/damon_stat.ko"
 	step "QEMU tests of the linked mode ($arch), on the kernel with the export patch"
-	# The linked mode changes how the module calls DAMON's ten functions, nothing above
-	# them: the tests of what lies above (damo, the exporter with Prometheus, the
-	# breakdown) ran in the kallsyms mode; here run those of loading, enabling and
-	# monitoring, as on arm64.
-	VM_SKIP_HOST_USERLAND="the linked mode changes only how the module calls DAMON; what this test checks lies above those calls and ran in the kallsyms mode" \
-		ARCH=$arch KDIR=$linked_kdir MODULE=$module_dir/src/damon_stat.ko \
-		TEST_MODULE=$test_module_dir/src/damon_stat.ko "$REPO_ROOT/tests/run-vm-tests.sh"
+	# The linked mode changes how the module calls DAMON's ten functions and nothing
+	# above them: the tests of loading, enabling and monitoring run here; those of damo,
+	# the exporter and the breakdown test what lies above and ran in the kallsyms mode.
+	ARCH=$arch KDIR=$linked_kdir MODULE=$module_dir/src/damon_stat.ko \
+		TEST_MODULE=$test_module_dir/src/damon_stat.ko "$REPO_ROOT/tests/run-vm-tests.sh" \
+		foundation monitoring cmdline default-enabled exclusive span selftest
 }
 
 if [ "${KERNEL_FLAVOR:-test}" = test ]; then

@@ -15,8 +15,7 @@
 #                       DAMON_STAT_ENABLED_DEFAULT=y>
 #   # vm-needs: host-userland   (runs the host's programs in the guest: Python, damo, the
 #                       exporter, Prometheus; skipped, with a line that says so, where the
-#                       guest cannot run them: arm64, whose guest has busybox only;
-#                       and where VM_SKIP_HOST_USERLAND gives the reason to skip them)
+#                       guest cannot run them: arm64, whose guest has busybox only)
 # Lines `figure: NAME N` in a run's output are added up over all runs and printed last.
 # Usage: run-vm-tests.sh [name-filter...]   (KDIR and MODULE in the environment); a test
 # runs when its name contains any of the filters, or always without filters.
@@ -49,11 +48,6 @@ for test in "$tests_dir"/*.sh; do
 	case "$(header vm-needs)" in
 	'') ;;
 	host-userland)
-		if [ -n "${VM_SKIP_HOST_USERLAND:-}" ]; then
-			skipped=$((skipped + 1))
-			step "SKIP $name: $VM_SKIP_HOST_USERLAND"
-			continue
-		fi
 		if [ "$arch" != x86_64 ]; then
 			skipped=$((skipped + 1))
 			step "SKIP $name on $arch: it runs the host's x86_64 programs (Python, damo, the exporter, Prometheus) in the guest; what it tests does not depend on the architecture, and it runs on x86_64"
