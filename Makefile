@@ -68,7 +68,7 @@ endif
 # build-module.sh builds for them (src/damon_stat.ko for x86_64, the others under build/).
 module_ko = $$(source scripts/lib.sh && module_ko)
 
-.PHONY: all setup kernel module exporter clippy host-test bench bench-shape bench-memory bench-plugin compare \
+.PHONY: all setup kernel module exporter clippy host-test bench bench-shape bench-memory bench-plugin bench-moment compare \
 	vm-run vm-tests check \
 	check-debug check-fleet check-system demo install uninstall install-source deb clean
 
@@ -111,6 +111,10 @@ bench-memory: setup
 # What the TCG plugin (instruction counts, the truth of every access) costs the guest.
 bench-plugin: setup
 	@benches/plugin-slowdown.sh
+
+# Whether the moment of reading explains damon_stat's readings against upstream's.
+bench-moment: setup
+	@benches/reading-moment.sh
 
 # The upstream kernel has DAMON_STAT built in: no module to build or install.
 vm_module = $(if $(filter upstream,$(KERNEL_FLAVOR)),,$(module_ko))

@@ -22,6 +22,11 @@
 # measure what that part costs (benches/kernel-shape.sh). The tree is named
 # FLAVOUR+NAME+..., so the flavours' own trees stay cached.
 #
+# KERNEL_PATCHES (benchmarks only): patches, by path from the top of the checkout, applied
+# after the flavour's own, to measure what one change to the kernel does (e.g.
+# benches/reading-moment.sh). The tree is named FLAVOUR+NAME+... and is built from a copy
+# of the flavour's cached tree, as the linked flavour is.
+#
 # Architectures (ARCH, default x86_64): x86_64, arm64 (cross-built with the same clang
 # and rustc; see kernel/arm64.config).
 #
@@ -57,6 +62,12 @@ for shape in ${KERNEL_SHAPE:-}; do
 		die "KERNEL_SHAPE: no benches/kernel-shape/$shape.config (there: $(cd "$REPO_ROOT/benches/kernel-shape" && echo *.config))"
 	fragments+=("$REPO_ROOT/benches/kernel-shape/$shape.config")
 	tree_flavor=$tree_flavor+$shape
+done
+for p in ${KERNEL_PATCHES:-}; do
+	[ -f "$REPO_ROOT/$p" ] || die "KERNEL_PATCHES: no $p in the checkout"
+	patches+=("$REPO_ROOT/$p")
+	patch_name=${p##*/}
+	tree_flavor=$tree_flavor+${patch_name%.patch}
 done
 for f in "${fragments[@]}" "${patches[@]}"; do
 	[ -f "$f" ] || die "missing $f"
@@ -133,10 +144,13 @@ fi
 # The linked flavour is the test kernel plus a patch to one C file: it starts from a copy
 # of the cached test tree (built first if missing), and kbuild rebuilds only what the
 # patch reaches (mm/damon/core.o, vmlinux's link, Module.symvers): about a minute, not
-# five. Its cache key is still its own (the patch is part of it).
+# five. Its cache key is still its own (the patch is part of it). KERNEL_PATCHES trees
+# start from their flavour's tree in the same way.
 base_kdir=
 if [ "$flavor" = linked ]; then
-	base_kdir=$(ARCH=$arch KERNEL_SHAPE= "$REPO_ROOT/scripts/build-kernel.sh" test)
+	base_kdir=$(ARCH=$arch KERNEL_SHAPE= KERNEL_PATCHES= "$REPO_ROOT/scripts/build-kernel.sh" test)
+elif [ -n "${KERNEL_PATCHES:-}" ]; then
+	base_kdir=$(ARCH=$arch KERNEL_PATCHES= "$REPO_ROOT/scripts/build-kernel.sh" "$flavor")
 fi
 
 tmp=$kernel_cache/.tmp-$name-$$
@@ -153,7 +167,7 @@ trap 'exit 130' INT TERM
 
 fragment_text >"$tmp/fragment.config"
 if [ -n "$base_kdir" ]; then
-	step "kernel ($flavor): copying the test kernel's built tree $base_kdir (key $key)"
+	step "kernel ($tree_flavor): copying the built tree $base_kdir (key $key)"
 	cp -a "$base_kdir" "$tmp/linux"
 	cmp -s "$base_kdir/../fragment.config" "$tmp/fragment.config" ||
 		die "the test kernel at $base_kdir was configured from other fragments"
@@ -173,7 +187,7 @@ cd "$tmp/linux"
 
 for p in "${patches[@]}"; do
 	step "applying $(basename "$p")"
-	patch -p1 --quiet <"$p" || die "patch $p does not apply to linux-source-6.12 $srcver"
+	patch -p1 --quiet <"$p" || die "patch $p does not apply to $source_name $srcver"
 done
 
 configure() {
