@@ -14,7 +14,7 @@
 # rounds; MOMENT_SCENARIOS (default: sparse-4k stress-ng-4k phase xz-4k); MOMENT_OUT
 # (default target/reading-moment). The patched kernel is a copy of the cached upstream
 # tree with one file rebuilt (about a minute after the upstream build); each round is
-# about 25 minutes of guests with the default scenarios.
+# about 17 minutes of guests with the default scenarios.
 source "$(dirname "$0")/../scripts/lib.sh"
 x86_64_only "make bench-moment"
 cd "$REPO_ROOT"

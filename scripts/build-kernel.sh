@@ -170,7 +170,7 @@ if [ -n "$base_kdir" ]; then
 	step "kernel ($tree_flavor): copying the built tree $base_kdir (key $key)"
 	cp -a "$base_kdir" "$tmp/linux"
 	cmp -s "$base_kdir/../fragment.config" "$tmp/fragment.config" ||
-		die "the test kernel at $base_kdir was configured from other fragments"
+		die "the tree at $base_kdir was configured from other fragments"
 else
 	step "kernel ($flavor): extracting $source_name $srcver (key $key)"
 	if [ "$flavor" = upstream ]; then
